@@ -1,0 +1,37 @@
+# The two commands a fresh machine needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+PKGS := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the server (private PostgreSQL under .data/ when DATABASE_URL is unset)
+	$(GO) run ./cmd/licensingd serve
+
+.PHONY: deps
+deps: ## install the OS packages the tests need (apt, as root) or say how
+	@./.ci/deps
+
+.PHONY: test
+test: deps ## run every test against a real PostgreSQL (installs what is missing)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+.PHONY: generate
+generate: ## regenerate db/ from queries/ and sql/ with sqlc
+	$(GO) tool sqlc generate
+
+.PHONY: verify
+verify: ## sqlc diff, gofmt, go vet and go mod tidy are clean
+	$(GO) tool sqlc diff
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+.PHONY: lint
+lint: verify ## verify plus sqlc vet
+	$(GO) tool sqlc vet

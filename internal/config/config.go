@@ -1,0 +1,118 @@
+// Package config is the service's configuration: a plain struct with
+// documented defaults, read from the environment by cmd/licensingd.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config holds every setting of licensingd. The README's Configuration
+// section lists the environment variables.
+type Config struct {
+	// DatabaseURL is the PostgreSQL to use; empty starts the private
+	// cluster under DataDir (dev mode).
+	DatabaseURL string
+	// DataDir holds the private cluster and dev-mode secrets (.data).
+	DataDir string
+	// EmbeddedPGPort is the private cluster's port; 0 picks a free one.
+	EmbeddedPGPort int
+	// Addr is the HTTP listen address.
+	Addr string
+	// AdminToken is one accepted admin bearer token.
+	AdminToken string
+	// Issuer and Audience are the iss and aud of license tokens.
+	Issuer   string
+	Audience string
+	// TokenTTL bounds a license token's lifetime (and the license's valid_to does too).
+	TokenTTL time.Duration
+	// PoolSize is the maximum number of database connections.
+	PoolSize int32
+	// StatementTimeout bounds every statement and lock wait.
+	StatementTimeout time.Duration
+	// ShutdownTimeout bounds the draining of requests in flight.
+	ShutdownTimeout time.Duration
+	// TLSCert and TLSKey, both set, serve HTTPS.
+	TLSCert string
+	TLSKey  string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogFormat is json or text.
+	LogFormat string
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		DataDir:          ".data",
+		Addr:             ":8080",
+		Issuer:           "licensing-service",
+		Audience:         "licensing-api",
+		TokenTTL:         365 * 24 * time.Hour,
+		PoolSize:         20,
+		StatementTimeout: 5 * time.Second,
+		ShutdownTimeout:  15 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "json",
+	}
+}
+
+// FromEnv reads the configuration from the environment over the defaults.
+func FromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Default()
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 5s", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int, min, max int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < min || n > max {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, min, max))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("LICENSING_DATA_DIR", &c.DataDir)
+	num("LICENSING_PG_PORT", &c.EmbeddedPGPort, 0, 65535)
+	str("LICENSING_ADDR", &c.Addr)
+	str("LICENSING_ADMIN_TOKEN", &c.AdminToken)
+	str("LICENSING_ISSUER", &c.Issuer)
+	str("LICENSING_AUDIENCE", &c.Audience)
+	dur("LICENSING_TOKEN_TTL", &c.TokenTTL)
+	pool := int(c.PoolSize)
+	num("LICENSING_DB_POOL_SIZE", &pool, 1, 1000)
+	c.PoolSize = int32(pool)
+	dur("LICENSING_STATEMENT_TIMEOUT", &c.StatementTimeout)
+	dur("LICENSING_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	str("LICENSING_TLS_CERT", &c.TLSCert)
+	str("LICENSING_TLS_KEY", &c.TLSKey)
+	str("LICENSING_LOG_LEVEL", &c.LogLevel)
+	str("LICENSING_LOG_FORMAT", &c.LogFormat)
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, fmt.Errorf("LICENSING_TLS_CERT and LICENSING_TLS_KEY go together"))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %v", errs)
+	}
+	return c, nil
+}

@@ -1,0 +1,3 @@
+-- name: LicenseGet :one
+-- LicenseGet reads one license by id.
+SELECT * FROM licenses WHERE id = @id::uuid;
