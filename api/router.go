@@ -6,8 +6,8 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	_ "embed"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"

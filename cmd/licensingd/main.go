@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/licensing-service/licensing/api"
+	"github.com/licensing-service/licensing/internal/app"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
 	"github.com/licensing-service/licensing/internal/pgembed"
@@ -127,27 +127,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	latest, err := migrations.Latest()
+	a, err := app.New(ctx, pool, cfg, log)
 	if err != nil {
 		return err
 	}
-
-	router := api.NewRouter(api.Deps{
-		Logger: log,
-		Pool:   pool,
-		Ready: func(ctx context.Context) error {
-			var v int64
-			err := pool.QueryRow(ctx, "SELECT version FROM schema_migrations WHERE NOT dirty").Scan(&v)
-			if err != nil {
-				return postgres.Translate(err)
-			}
-			if uint(v) != latest {
-				return fmt.Errorf("schema version %d, want %d", v, latest)
-			}
-			return nil
-		},
-	})
-	srv := &http.Server{Addr: cfg.Addr, Handler: router, ReadHeaderTimeout: 10e9}
+	defer a.Close()
+	srv := &http.Server{Addr: cfg.Addr, Handler: a.Router, ReadHeaderTimeout: 10e9}
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("licensingd listening", "addr", cfg.Addr, "tls", cfg.TLSCert != "")

@@ -34,9 +34,9 @@ import (
 
 var (
 	mu       sync.Mutex
-	baseURL  string            // a URL of the server, database part replaced per use
-	cluster  *pgembed.Cluster  // nil when TEST_DATABASE_URL is used
-	template string            // name of the migrated template database
+	baseURL  string           // a URL of the server, database part replaced per use
+	cluster  *pgembed.Cluster // nil when TEST_DATABASE_URL is used
+	template string           // name of the migrated template database
 	failed   bool
 )
 
