@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/internal/licensing"
 )
@@ -30,6 +31,10 @@ type Deps struct {
 	// Ready reports whether the service can serve (database reachable,
 	// migrations current); nil means always ready.
 	Ready func(ctx context.Context) error
+	// Metrics is the app's own Prometheus registry (never the global one,
+	// so parallel tests do not collide). The router adds its request
+	// figures and serves it at GET /metrics; nil makes a fresh one.
+	Metrics *prometheus.Registry
 }
 
 const (
@@ -44,10 +49,15 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.Metrics == nil {
+		d.Metrics = prometheus.NewRegistry()
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(requestContext(d.Logger), recoverProblem())
+	// The metrics sit inside the request log and outside the recovery, so
+	// a panic is counted and logged as the 500 it becomes.
+	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem())
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, licensing.Errorf(licensing.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -57,6 +67,7 @@ func NewRouter(d Deps) *gin.Engine {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readyz(d))
+	r.GET("/metrics", metricsHandler(d.Metrics))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", OpenAPI) })
 	return r
 }
@@ -78,6 +89,8 @@ func readyz(d Deps) gin.HandlerFunc {
 
 // requestContext gives every request an id (X-Request-Id, taken from the
 // client when sane) and a logger carrying it, and logs one line per request.
+// The line never holds headers, the query string or the body: they may carry
+// bearer tokens and license data.
 func requestContext(base *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -99,13 +112,13 @@ func requestContext(base *slog.Logger) gin.HandlerFunc {
 		}
 		route := c.FullPath()
 		if route == "" {
-			route = "(unmatched)"
+			route = unmatchedRoute
 		}
 		l.LogAttrs(c.Request.Context(), level, "http request",
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("client", c.ClientIP()),
 		)
 	}

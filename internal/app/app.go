@@ -5,16 +5,15 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/api"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
-	"github.com/licensing-service/licensing/internal/postgres"
 )
 
 // App is the wired service.
@@ -23,6 +22,9 @@ type App struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
 	Router *gin.Engine
+	// Metrics is the app's own Prometheus registry, served at GET /metrics.
+	// Services register their figures here, never in the global registry.
+	Metrics *prometheus.Registry
 }
 
 // New wires the service on pool. The schema must already be migrated.
@@ -34,20 +36,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Pool: pool, Logger: log}
+	a := &App{Config: cfg, Pool: pool, Logger: log, Metrics: newRegistry(pool)}
 	a.Router = api.NewRouter(api.Deps{
-		Logger: log,
-		Pool:   pool,
-		Ready: func(ctx context.Context) error {
-			var v int64
-			if err := pool.QueryRow(ctx, "SELECT version FROM schema_migrations WHERE NOT dirty").Scan(&v); err != nil {
-				return postgres.Translate(err)
-			}
-			if uint(v) != latest {
-				return fmt.Errorf("schema version %d, want %d", v, latest)
-			}
-			return nil
-		},
+		Logger:  log,
+		Pool:    pool,
+		Metrics: a.Metrics,
+		Ready:   func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
 	})
 	return a, nil
 }
