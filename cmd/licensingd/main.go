@@ -10,29 +10,45 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/licensing-service/licensing/internal/app"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
 	"github.com/licensing-service/licensing/internal/pgembed"
-	"github.com/licensing-service/licensing/internal/postgres"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "licensingd:", err)
+		fmt.Fprintln(os.Stderr, explain(err))
 		os.Exit(1)
 	}
+}
+
+// explain turns the errors a new user meets first into instructions.
+func explain(err error) string {
+	if errors.Is(err, pgembed.ErrNoBinaries) {
+		return `licensingd: DATABASE_URL is unset and no PostgreSQL server binaries were found
+to run a private cluster. Either install PostgreSQL 15 or newer (pg_cron too, for
+the scheduled clean-ups):
+
+    sudo apt-get install -y postgresql-15 postgresql-15-cron
+
+(or set LICENSING_PG_BIN_DIR to the directory holding initdb), or point
+licensingd at a PostgreSQL server of yours:
+
+    DATABASE_URL='postgres://user:password@host:5432/licensing' licensingd`
+	}
+	return "licensingd: " + err.Error()
 }
 
 const usage = `usage: licensingd [serve]
@@ -72,88 +88,19 @@ func newLogger(cfg config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 }
 
-// database returns the URL to use: DATABASE_URL, or the private cluster,
-// started here and stopped by the returned function.
-func database(ctx context.Context, cfg config.Config, log *slog.Logger) (string, func(), error) {
-	if cfg.DatabaseURL != "" {
-		return cfg.DatabaseURL, func() {}, nil
-	}
-	log.Info("DATABASE_URL is unset: using the private PostgreSQL cluster", "dir", filepath.Join(cfg.DataDir, "postgres"))
-	cl, err := pgembed.Start(ctx, pgembed.Config{
-		DataDir: filepath.Join(cfg.DataDir, "postgres"),
-		Port:    cfg.EmbeddedPGPort,
-		Logger:  log,
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	stopCluster := func() {
-		if err := cl.Stop(context.WithoutCancel(ctx)); err != nil {
-			log.Error("stopping the private PostgreSQL failed", "err", err)
-		}
-	}
-	// The service's database lives beside the maintenance database.
-	conn, err := pgx.Connect(ctx, cl.URL("postgres"))
-	if err != nil {
-		stopCluster()
-		return "", nil, err
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'licensing')").Scan(&exists); err != nil {
-		stopCluster()
-		return "", nil, err
-	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE licensing"); err != nil {
-			stopCluster()
-			return "", nil, err
-		}
-	}
-	return cl.URL("licensing"), stopCluster, nil
-}
-
+// serve runs the server until ctx is done (SIGINT or SIGTERM), then drains
+// the requests in flight and stops.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	url, stopDB, err := database(ctx, cfg, log)
-	if err != nil {
-		return err
+	m := NewMain(cfg, log)
+	if err := m.Run(ctx); err != nil {
+		return errors.Join(err, m.Close())
 	}
-	defer stopDB()
-	if err := migrations.Up(url); err != nil {
-		return err
-	}
-	pool, err := postgres.NewPool(ctx, url, postgres.PoolConfig{MaxConns: cfg.PoolSize, StatementTimeout: cfg.StatementTimeout})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	a, err := app.New(ctx, pool, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	srv := &http.Server{Addr: cfg.Addr, Handler: a.Router, ReadHeaderTimeout: 10e9}
-	errc := make(chan error, 1)
-	go func() {
-		log.Info("licensingd listening", "addr", cfg.Addr, "tls", cfg.TLSCert != "")
-		if cfg.TLSCert != "" {
-			errc <- srv.ListenAndServeTLS(cfg.TLSCert, cfg.TLSKey)
-		} else {
-			errc <- srv.ListenAndServe()
-		}
-	}()
+	var err error
 	select {
-	case err := <-errc:
-		return err
 	case <-ctx.Done():
+	case err = <-m.Err():
 	}
-	log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return errors.Join(err, m.Close())
 }
 
 func migrateCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {

@@ -19,6 +19,9 @@ type Config struct {
 	DataDir string
 	// EmbeddedPGPort is the private cluster's port; 0 picks a free one.
 	EmbeddedPGPort int
+	// PGBinDir holds the PostgreSQL binaries for the private cluster; empty
+	// finds them through pg_config or /usr/lib/postgresql/*/bin.
+	PGBinDir string
 	// Addr is the HTTP listen address.
 	Addr string
 	// AdminToken is one accepted admin bearer token.
@@ -94,6 +97,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("LICENSING_DATA_DIR", &c.DataDir)
 	num("LICENSING_PG_PORT", &c.EmbeddedPGPort, 0, 65535)
+	str("LICENSING_PG_BIN_DIR", &c.PGBinDir)
 	str("LICENSING_ADDR", &c.Addr)
 	str("LICENSING_ADMIN_TOKEN", &c.AdminToken)
 	str("LICENSING_ISSUER", &c.Issuer)

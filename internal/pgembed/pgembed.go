@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,6 +36,11 @@ import (
 var ErrNoBinaries = errors.New("pgembed: no PostgreSQL server binaries found " +
 	"(install them with `apt-get install -y postgresql-15` " +
 	"or set DATABASE_URL to an existing PostgreSQL server)")
+
+// ErrDataDirUnreachable is returned by Start, as root, when the postgres OS
+// user cannot write the data directory, usually because a parent directory
+// is not searchable by other users (a home directory with mode 0700).
+var ErrDataDirUnreachable = errors.New("pgembed: the postgres OS user cannot reach the data directory")
 
 // Config describes a private cluster. The zero value of every field but
 // DataDir has a usable default.
@@ -205,11 +211,8 @@ func (c *Cluster) prepareDirs() error {
 	}
 	// The unix socket path must stay under ~100 bytes, so it lives in a
 	// short directory of its own rather than in a possibly deep data dir.
-	sum := hex.EncodeToString([]byte(c.cfg.DataDir))
-	if len(sum) > 16 {
-		sum = sum[len(sum)-16:]
-	}
-	c.sockDir = filepath.Join(os.TempDir(), "pgembed-"+sum)
+	sum := sha256.Sum256([]byte(c.cfg.DataDir))
+	c.sockDir = filepath.Join(os.TempDir(), "pgembed-"+hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(c.sockDir, 0o700); err != nil {
 		return fmt.Errorf("pgembed: %w", err)
 	}
@@ -221,9 +224,9 @@ func (c *Cluster) prepareDirs() error {
 		}
 		// The postgres user must be able to reach the data dir.
 		if err := c.run(context.Background(), "/usr/bin/test", "-w", c.cfg.DataDir); err != nil {
-			return fmt.Errorf("pgembed: the postgres OS user cannot write %s; "+
-				"make every parent directory searchable (chmod o+x) or put the data dir elsewhere: %w",
-				c.cfg.DataDir, err)
+			return fmt.Errorf("%w: it cannot write %s; "+
+				"make every parent directory searchable (chmod o+x) or put the data dir elsewhere (%v)",
+				ErrDataDirUnreachable, c.cfg.DataDir, err)
 		}
 	}
 	return nil
@@ -333,9 +336,10 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = os.TempDir()
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
-	if c.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-	}
+	// A process group of its own keeps the postmaster out of the terminal's
+	// Ctrl-C: the server must drain its requests before the database stops,
+	// and it stops the database itself.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.cred}
 	// The postmaster started by pg_ctl must not hold our pipes open, or
 	// CombinedOutput would wait for it; pg_ctl -l sends its output to a file.
 	out, err := cmd.CombinedOutput()
