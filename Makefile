@@ -21,6 +21,14 @@ deps: ## install the OS packages the tests need (apt, as root) or say how
 test: deps ## run every test against a real PostgreSQL (installs what is missing)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
+.PHONY: bench
+bench: ## measure the service against its database's ceiling (quick mode, a few minutes; BENCH_MODE=full for the long run)
+	$(GO) run ./cmd/bench -mode $${BENCH_MODE:-quick}
+
+.PHONY: bench-full
+bench-full: ## the long benchmark run (30-second points, more client counts)
+	$(GO) run ./cmd/bench -mode full
+
 .PHONY: generate
 generate: ## regenerate db/ from queries/ and sql/ with sqlc
 	$(GO) tool sqlc generate
