@@ -15,7 +15,11 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/licensing-service/licensing/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestPercentileNearestRank(t *testing.T) {
 	t.Parallel()
@@ -259,5 +263,31 @@ func TestRunLoadSmoke(t *testing.T) {
 		Targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: srv.URL + "/fail"})})
 	if s.Requests == 0 || s.Errors != s.Requests || !strings.Contains(s.FirstError, "418") {
 		t.Errorf("failing load: %+v", s)
+	}
+}
+
+// TestRunPgbenchSmoke runs pgbench for a second on the test cluster: the
+// script, the flags and the log parsing work with the installed pgbench.
+func TestRunPgbenchSmoke(t *testing.T) {
+	t.Parallel()
+	c := pgtest.Cluster()
+	if c == nil {
+		t.Skip("no private cluster (TEST_DATABASE_URL is set)")
+	}
+	url := pgtest.NewDatabase(t)
+	dbname := url[strings.LastIndex(url, "/")+1:]
+	dbname = dbname[:strings.IndexByte(dbname, '?')]
+	s, err := RunPgbench(context.Background(), c, Pgbench{
+		Name:     "smoke",
+		Script:   "\\set n random(1, 10)\nBEGIN ISOLATION LEVEL READ COMMITTED;\nSELECT :n::int + 1;\nCOMMIT;\n",
+		Clients:  2,
+		Duration: time.Second,
+		DB:       dbname,
+	}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests == 0 || s.Errors != 0 || s.Throughput <= 0 {
+		t.Errorf("pgbench smoke: %+v", s)
 	}
 }
