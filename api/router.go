@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/licensing-service/licensing/api/console"
 	"github.com/licensing-service/licensing/internal/licensing"
 )
 
@@ -35,6 +36,8 @@ type Deps struct {
 	// so parallel tests do not collide). The router adds its request
 	// figures and serves it at GET /metrics; nil makes a fresh one.
 	Metrics *prometheus.Registry
+	// Console is the admin console served at /console; nil serves none.
+	Console *console.Console
 }
 
 const (
@@ -69,6 +72,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/readyz", readyz(d))
 	r.GET("/metrics", metricsHandler(d.Metrics))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", OpenAPI) })
+	registerConsole(r, d)
 	return r
 }
 

@@ -40,6 +40,10 @@ type Config struct {
 	// TLSCert and TLSKey, both set, serve HTTPS.
 	TLSCert string
 	TLSKey  string
+	// ConsoleSecret keys the admin console's session and CSRF cookies. Replicas
+	// behind one address need the same value; empty draws a random one at
+	// startup, so console sessions end when the process restarts.
+	ConsoleSecret string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is json or text.
@@ -110,6 +114,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("LICENSING_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	str("LICENSING_TLS_CERT", &c.TLSCert)
 	str("LICENSING_TLS_KEY", &c.TLSKey)
+	str("LICENSING_CONSOLE_SECRET", &c.ConsoleSecret)
+	if c.ConsoleSecret != "" && len(c.ConsoleSecret) < 32 {
+		errs = append(errs, fmt.Errorf("LICENSING_CONSOLE_SECRET: want at least 32 characters"))
+	}
 	str("LICENSING_LOG_LEVEL", &c.LogLevel)
 	str("LICENSING_LOG_FORMAT", &c.LogFormat)
 	if (c.TLSCert == "") != (c.TLSKey == "") {
