@@ -18,6 +18,7 @@ import (
 
 	"github.com/licensing-service/licensing/api/console"
 	"github.com/licensing-service/licensing/internal/licensing"
+	"github.com/licensing-service/licensing/internal/tokens"
 )
 
 // OpenAPI is the contract of the API, served at GET /openapi.yaml.
@@ -38,6 +39,8 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Console is the admin console served at /console; nil serves none.
 	Console *console.Console
+	// Tokens issues and verifies license tokens.
+	Tokens *tokens.Service
 }
 
 const (
@@ -73,6 +76,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/metrics", metricsHandler(d.Metrics))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", OpenAPI) })
 	registerConsole(r, d)
+	registerTokens(r, d)
 	return r
 }
 

@@ -34,3 +34,39 @@ func (q *Queries) LicenseGet(ctx context.Context, id uuid.UUID) (License, error)
 	)
 	return i, err
 }
+
+const licenseGetWithEffectiveStatus = `-- name: LicenseGetWithEffectiveStatus :one
+SELECT
+    licenses.id, licenses.tenant_id, licenses.tenant_name, licenses.max_apps, licenses.max_executions_per_24h, licenses.valid_from, licenses.valid_to, licenses.status, licenses.token_version, licenses.created_at, licenses.updated_at,
+    license_effective_status(licenses.status, licenses.valid_from, licenses.valid_to, clock_timestamp())::text AS effective_status
+FROM licenses
+WHERE licenses.id = $1::uuid
+`
+
+type LicenseGetWithEffectiveStatusRow struct {
+	License         License `json:"license"`
+	EffectiveStatus string  `json:"effective_status"`
+}
+
+// LicenseGetWithEffectiveStatus reads one license by id together with what it
+// may do right now, as license_effective_status defines it (the one
+// definition), evaluated at the statement's clock.
+func (q *Queries) LicenseGetWithEffectiveStatus(ctx context.Context, id uuid.UUID) (LicenseGetWithEffectiveStatusRow, error) {
+	row := q.db.QueryRow(ctx, licenseGetWithEffectiveStatus, id)
+	var i LicenseGetWithEffectiveStatusRow
+	err := row.Scan(
+		&i.License.ID,
+		&i.License.TenantID,
+		&i.License.TenantName,
+		&i.License.MaxApps,
+		&i.License.MaxExecutionsPer24h,
+		&i.License.ValidFrom,
+		&i.License.ValidTo,
+		&i.License.Status,
+		&i.License.TokenVersion,
+		&i.License.CreatedAt,
+		&i.License.UpdatedAt,
+		&i.EffectiveStatus,
+	)
+	return i, err
+}

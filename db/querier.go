@@ -13,6 +13,28 @@ import (
 type Querier interface {
 	// LicenseGet reads one license by id.
 	LicenseGet(ctx context.Context, id uuid.UUID) (License, error)
+	// LicenseGetWithEffectiveStatus reads one license by id together with what it
+	// may do right now, as license_effective_status defines it (the one
+	// definition), evaluated at the statement's clock.
+	LicenseGetWithEffectiveStatus(ctx context.Context, id uuid.UUID) (LicenseGetWithEffectiveStatusRow, error)
+	// SigningKeyCreate stores a new Ed25519 key; being the newest, it signs from
+	// now on, while older unretired keys keep verifying.
+	SigningKeyCreate(ctx context.Context, arg SigningKeyCreateParams) (SigningKeyCreateRow, error)
+	// SigningKeyCurrent returns the key that signs new tokens: the newest key
+	// that is not retired. It is the only query that reads a private key.
+	SigningKeyCurrent(ctx context.Context) (SigningKeyCurrentRow, error)
+	// SigningKeyList returns every key, retired or not, newest first, without
+	// key material (for operators).
+	SigningKeyList(ctx context.Context) ([]SigningKeyListRow, error)
+	// SigningKeyListVerifying returns the public half of every key that verifies
+	// tokens: every key not retired, newest first.
+	SigningKeyListVerifying(ctx context.Context) ([]SigningKeyListVerifyingRow, error)
+	// SigningKeyLock serialises key creation across replicas for the rest of the
+	// transaction, so that two replicas needing the first key make only one.
+	SigningKeyLock(ctx context.Context) error
+	// SigningKeyRetire stops a key from signing and verifying. Retiring a key
+	// twice keeps its first retirement time.
+	SigningKeyRetire(ctx context.Context, kid string) (SigningKeyRetireRow, error)
 }
 
 var _ Querier = (*Queries)(nil)

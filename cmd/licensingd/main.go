@@ -1,5 +1,6 @@
 // Command licensingd is the licensing service: `serve` (the default) runs the
-// HTTP server, `migrate up|down|version` manages the schema.
+// HTTP server, `migrate up|down|version` manages the schema, `keys
+// list|rotate|retire KID` manages the keys that sign license tokens.
 //
 // With DATABASE_URL unset it runs on a private PostgreSQL cluster under
 // .data/postgres, made from the machine's PostgreSQL binaries.
@@ -52,7 +53,8 @@ licensingd at a PostgreSQL server of yours:
 }
 
 const usage = `usage: licensingd [serve]
-       licensingd migrate up|down [N]|version`
+       licensingd migrate up|down [N]|version
+       licensingd keys list|rotate|retire KID`
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := config.FromEnv(nil)
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, cfg, log)
 	case "migrate":
 		return migrateCmd(ctx, cfg, log, args)
+	case "keys":
+		return keysCmd(ctx, cfg, log, args)
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return nil

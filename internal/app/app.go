@@ -14,6 +14,7 @@ import (
 	"github.com/licensing-service/licensing/api"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
+	"github.com/licensing-service/licensing/internal/tokens"
 )
 
 // App is the wired service.
@@ -25,6 +26,8 @@ type App struct {
 	// Metrics is the app's own Prometheus registry, served at GET /metrics.
 	// Services register their figures here, never in the global registry.
 	Metrics *prometheus.Registry
+	// Tokens issues and verifies license tokens.
+	Tokens *tokens.Service
 }
 
 // New wires the service on pool. The schema must already be migrated.
@@ -37,10 +40,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 		return nil, err
 	}
 	a := &App{Config: cfg, Pool: pool, Logger: log, Metrics: newRegistry(pool)}
+	a.Tokens = tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
 	a.Router = api.NewRouter(api.Deps{
 		Logger:  log,
 		Pool:    pool,
 		Metrics: a.Metrics,
+		Tokens:  a.Tokens,
 		Ready:   func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
 	})
 	return a, nil

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/licensing-service/licensing/internal/config"
+	"github.com/licensing-service/licensing/internal/migrations"
+	"github.com/licensing-service/licensing/internal/postgres"
+	"github.com/licensing-service/licensing/internal/tokens"
+)
+
+// keysCmd lists, rotates and retires the keys that sign license tokens.
+func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	if len(args) == 0 || (args[0] == "retire") != (len(args) == 2) || len(args) > 2 {
+		return errors.New(usage)
+	}
+	url, stopDB, err := database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopDB()
+	// A first run may come before the server ever migrated the database.
+	if err := migrations.Up(url); err != nil {
+		return err
+	}
+	pool, err := postgres.NewPool(ctx, url, postgres.PoolConfig{MaxConns: 2, StatementTimeout: cfg.StatementTimeout})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	svc := tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
+	switch args[0] {
+	case "list":
+		keys, err := svc.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "KID\tALG\tCREATED\tRETIRED\tROLE")
+		for _, k := range keys {
+			retired, role := "-", "verifies"
+			if k.RetiredAt != nil {
+				retired, role = k.RetiredAt.UTC().Format(time.RFC3339), "retired"
+			} else if k.Signing {
+				role = "signs"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Kid, k.Algorithm, k.CreatedAt.UTC().Format(time.RFC3339), retired, role)
+		}
+		return w.Flush()
+	case "rotate":
+		kid, err := svc.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Println(kid)
+		return nil
+	case "retire":
+		return svc.Retire(ctx, args[1])
+	}
+	return errors.New(usage)
+}
