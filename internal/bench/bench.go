@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/licensing-service/licensing/db"
 	"github.com/licensing-service/licensing/internal/app"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
@@ -247,6 +248,15 @@ func (r *Runner) startService(ctx context.Context) error {
 			r.log.Error("bench: http server", "err", err)
 		}
 	}()
+	// Real license tokens, signed by the service's own keys.
+	r.issue = func(ctx context.Context, n int) (string, error) {
+		lic, err := db.New(r.pool).LicenseGet(ctx, licenseID(n))
+		if err != nil {
+			return "", err
+		}
+		iss, err := r.app.Tokens.Issue(ctx, lic, time.Time{})
+		return iss.Token, err
+	}
 	r.log.Info("bench: service listening", "url", r.baseURL, "pool", cfg.PoolSize)
 	return nil
 }
