@@ -33,23 +33,34 @@ var (
 // Validator returns the validator of api/openapi.yaml, built once.
 func Validator(t testing.TB) validator.Validator {
 	t.Helper()
-	specOnce.Do(func() {
-		doc, err := libopenapi.NewDocument(api.OpenAPI)
-		if err != nil {
-			specErr = err
-			return
-		}
-		v, errs := validator.NewValidator(doc)
-		if len(errs) > 0 {
-			specErr = errs[0]
-			return
-		}
-		spec = v
-	})
+	specOnce.Do(func() { spec, specErr = buildValidator(api.OpenAPI) })
 	if specErr != nil {
 		t.Fatalf("apitest: api/openapi.yaml: %v", specErr)
 	}
 	return spec
+}
+
+// NewValidator builds a validator for another OpenAPI document, such as
+// api/openapi.yaml plus a route that exists only in a test.
+func NewValidator(t testing.TB, doc []byte) validator.Validator {
+	t.Helper()
+	v, err := buildValidator(doc)
+	if err != nil {
+		t.Fatalf("apitest: OpenAPI document: %v", err)
+	}
+	return v
+}
+
+func buildValidator(doc []byte) (validator.Validator, error) {
+	d, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return v, nil
 }
 
 // Env is the service running on its own fresh database.
@@ -194,7 +205,12 @@ func Do(t testing.TB, base, method, path, bearer string, body any, headers ...st
 // operation's documented responses in api/openapi.yaml.
 func CheckResponse(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
-	v := Validator(t)
+	CheckResponseWith(t, Validator(t), req, status, header, body)
+}
+
+// CheckResponseWith is CheckResponse against the document of v.
+func CheckResponseWith(t testing.TB, v validator.Validator, req *http.Request, status int, header http.Header, body []byte) {
+	t.Helper()
 	// The validator matches paths against the document's servers.
 	vreq := req.Clone(context.Background())
 	vreq.URL.Scheme, vreq.URL.Host, vreq.Host = "http", "localhost:8080", "localhost:8080"
@@ -223,7 +239,7 @@ func CheckResponse(t testing.TB, req *http.Request, status int, header http.Head
 			}
 			msgs = append(msgs, m)
 		}
-		t.Errorf("apitest: %s %s -> %d does not match api/openapi.yaml:\n  %s\n  body: %.500s",
+		t.Errorf("apitest: %s %s -> %d does not match the OpenAPI document:\n  %s\n  body: %.500s",
 			req.Method, req.URL.Path, status, strings.Join(msgs, "\n  "), body)
 	}
 }
