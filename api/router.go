@@ -41,6 +41,8 @@ type Deps struct {
 	Console *console.Console
 	// Tokens issues and verifies license tokens.
 	Tokens *tokens.Service
+	// Limits bound each request's time and the requests running at once.
+	Limits Limits
 }
 
 const (
@@ -63,7 +65,8 @@ func NewRouter(d Deps) *gin.Engine {
 	r.ContextWithFallback = true
 	// The metrics sit inside the request log and outside the recovery, so
 	// a panic is counted and logged as the 500 it becomes.
-	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem())
+	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem(),
+		deadline(d.Limits.RequestTimeout), admission(newAdmitter(d.Limits)))
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, licensing.Errorf(licensing.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -101,12 +101,19 @@ type Option func(*config.Config)
 // httptest.Server. It is closed after the test.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	pool := pgtest.NewPool(t)
 	cfg := config.Default()
 	cfg.AdminToken = "test-admin-token-0123456789abcdef"
+	// Small pools: many tests run at once on one test cluster.
+	cfg.PoolSize = 4
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// The pool is built as cmd/licensingd builds it (size, timeouts).
+	pool, err := app.NewPool(context.Background(), pgtest.NewDatabase(t), cfg)
+	if err != nil {
+		t.Fatalf("apitest: pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
 	logs := &SyncBuffer{}
 	var w io.Writer = logs
 	if os.Getenv("APITEST_LOG") != "" {
