@@ -25,6 +25,8 @@ var statusOf = map[licensing.Code]int{
 	licensing.CodeLicenseNotFound:    http.StatusNotFound,
 	licensing.CodeTenantTaken:        http.StatusConflict,
 	licensing.CodeInvalidTransition:  http.StatusConflict,
+	licensing.CodeAdminKeyNameTaken:  http.StatusConflict,
+	licensing.CodeAdminKeyNotFound:   http.StatusNotFound,
 	licensing.CodeLicenseSuspended:   http.StatusForbidden,
 	licensing.CodeLicenseRevoked:     http.StatusForbidden,
 	licensing.CodeLicenseExpired:     http.StatusForbidden,

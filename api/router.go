@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/api/console"
+	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/licensing"
 	"github.com/licensing-service/licensing/internal/tokens"
 )
@@ -41,8 +42,9 @@ type Deps struct {
 	Console *console.Console
 	// Tokens issues and verifies license tokens.
 	Tokens *tokens.Service
-	// Limits bound each request's time and the requests running at once.
-	Limits Limits
+	// Admin is license administration (the /api/licenses routes); nil
+	// leaves them out.
+	Admin *admin.Service
 }
 
 const (
@@ -65,8 +67,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.ContextWithFallback = true
 	// The metrics sit inside the request log and outside the recovery, so
 	// a panic is counted and logged as the 500 it becomes.
-	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem(),
-		deadline(d.Limits.RequestTimeout), admission(newAdmitter(d.Limits)))
+	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem())
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, licensing.Errorf(licensing.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -80,6 +81,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", OpenAPI) })
 	registerConsole(r, d)
 	registerTokens(r, d)
+	registerAdmin(r, d)
 	return r
 }
 

@@ -7,9 +7,100 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
+
+const licenseBumpTokenVersion = `-- name: LicenseBumpTokenVersion :one
+UPDATE licenses
+SET token_version = token_version + 1,
+    updated_at    = clock_timestamp()
+WHERE id = $1::uuid
+RETURNING id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at
+`
+
+// LicenseBumpTokenVersion raises the token version, so every token issued
+// before stops verifying (revoke_previous).
+func (q *Queries) LicenseBumpTokenVersion(ctx context.Context, id uuid.UUID) (License, error) {
+	row := q.db.QueryRow(ctx, licenseBumpTokenVersion, id)
+	var i License
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TenantName,
+		&i.MaxApps,
+		&i.MaxExecutionsPer24h,
+		&i.ValidFrom,
+		&i.ValidTo,
+		&i.Status,
+		&i.TokenVersion,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const licenseCreate = `-- name: LicenseCreate :one
+INSERT INTO licenses (
+    tenant_id,
+    tenant_name,
+    max_apps,
+    max_executions_per_24h,
+    valid_from,
+    valid_to,
+    status
+) VALUES (
+    $1::text,
+    $2::text,
+    $3::int,
+    $4::int,
+    $5::timestamptz,
+    $6::timestamptz,
+    $7::text
+)
+RETURNING id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at
+`
+
+type LicenseCreateParams struct {
+	TenantID            string    `json:"tenant_id"`
+	TenantName          string    `json:"tenant_name"`
+	MaxApps             int32     `json:"max_apps"`
+	MaxExecutionsPer24h int32     `json:"max_executions_per_24h"`
+	ValidFrom           time.Time `json:"valid_from"`
+	ValidTo             time.Time `json:"valid_to"`
+	Status              string    `json:"status"`
+}
+
+// LicenseCreate inserts a license.
+// A taken tenant_id violates licenses_tenant_id_key (409 TENANT_ID_TAKEN).
+// Limits, dates and status are checked by the table's named constraints too.
+func (q *Queries) LicenseCreate(ctx context.Context, arg LicenseCreateParams) (License, error) {
+	row := q.db.QueryRow(ctx, licenseCreate,
+		arg.TenantID,
+		arg.TenantName,
+		arg.MaxApps,
+		arg.MaxExecutionsPer24h,
+		arg.ValidFrom,
+		arg.ValidTo,
+		arg.Status,
+	)
+	var i License
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TenantName,
+		&i.MaxApps,
+		&i.MaxExecutionsPer24h,
+		&i.ValidFrom,
+		&i.ValidTo,
+		&i.Status,
+		&i.TokenVersion,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
 
 const licenseGet = `-- name: LicenseGet :one
 SELECT id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at FROM licenses WHERE id = $1::uuid
@@ -18,6 +109,57 @@ SELECT id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from,
 // LicenseGet reads one license by id.
 func (q *Queries) LicenseGet(ctx context.Context, id uuid.UUID) (License, error) {
 	row := q.db.QueryRow(ctx, licenseGet, id)
+	var i License
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TenantName,
+		&i.MaxApps,
+		&i.MaxExecutionsPer24h,
+		&i.ValidFrom,
+		&i.ValidTo,
+		&i.Status,
+		&i.TokenVersion,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const licenseGetByTenant = `-- name: LicenseGetByTenant :one
+SELECT id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at FROM licenses WHERE tenant_id = $1::text
+`
+
+// LicenseGetByTenant reads the license of a tenant.
+func (q *Queries) LicenseGetByTenant(ctx context.Context, tenantID string) (License, error) {
+	row := q.db.QueryRow(ctx, licenseGetByTenant, tenantID)
+	var i License
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TenantName,
+		&i.MaxApps,
+		&i.MaxExecutionsPer24h,
+		&i.ValidFrom,
+		&i.ValidTo,
+		&i.Status,
+		&i.TokenVersion,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const licenseGetForUpdate = `-- name: LicenseGetForUpdate :one
+SELECT id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at FROM licenses WHERE id = $1::uuid FOR UPDATE
+`
+
+// LicenseGetForUpdate reads one license by id and locks its row until the
+// end of the transaction: every admin change starts here, so concurrent
+// changes of one license happen one after the other and each audit row's
+// "before" is the state the change really replaced.
+func (q *Queries) LicenseGetForUpdate(ctx context.Context, id uuid.UUID) (License, error) {
+	row := q.db.QueryRow(ctx, licenseGetForUpdate, id)
 	var i License
 	err := row.Scan(
 		&i.ID,
@@ -67,6 +209,157 @@ func (q *Queries) LicenseGetWithEffectiveStatus(ctx context.Context, id uuid.UUI
 		&i.License.CreatedAt,
 		&i.License.UpdatedAt,
 		&i.EffectiveStatus,
+	)
+	return i, err
+}
+
+const licenseList = `-- name: LicenseList :many
+SELECT id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at
+FROM licenses
+WHERE ($1::text IS NULL OR status = $1::text)
+  AND ($2::text IS NULL OR tenant_id = $2::text)
+  AND ($3::text IS NULL
+       OR license_effective_status(status, valid_from, valid_to, clock_timestamp()) = $3::text)
+  AND ($4::text IS NULL
+       OR strpos(lower(tenant_id), lower($4::text)) > 0
+       OR strpos(lower(tenant_name), lower($4::text)) > 0)
+  AND ($5::text IS NULL OR tenant_id > $5::text)
+ORDER BY tenant_id
+LIMIT $6::int
+`
+
+type LicenseListParams struct {
+	Status          *string `json:"status"`
+	TenantID        *string `json:"tenant_id"`
+	EffectiveStatus *string `json:"effective_status"`
+	Search          *string `json:"search"`
+	AfterTenantID   *string `json:"after_tenant_id"`
+	RowLimit        int32   `json:"row_limit"`
+}
+
+// LicenseList pages through licenses in tenant_id order (keyset pagination on
+// the unique tenant_id index: rows after @after_tenant_id, stable under inserts).
+// Every filter is optional: NULL means "any".
+// effective_status is computed at the statement's clock by license_effective_status.
+// search matches a substring of tenant_id or tenant_name, case-insensitively.
+func (q *Queries) LicenseList(ctx context.Context, arg LicenseListParams) ([]License, error) {
+	rows, err := q.db.Query(ctx, licenseList,
+		arg.Status,
+		arg.TenantID,
+		arg.EffectiveStatus,
+		arg.Search,
+		arg.AfterTenantID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []License{}
+	for rows.Next() {
+		var i License
+		if err := rows.Scan(
+			&i.ID,
+			&i.TenantID,
+			&i.TenantName,
+			&i.MaxApps,
+			&i.MaxExecutionsPer24h,
+			&i.ValidFrom,
+			&i.ValidTo,
+			&i.Status,
+			&i.TokenVersion,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const licenseSetStatus = `-- name: LicenseSetStatus :one
+UPDATE licenses
+SET status     = $1::text,
+    updated_at = clock_timestamp()
+WHERE id = $2::uuid
+RETURNING id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at
+`
+
+type LicenseSetStatusParams struct {
+	Status string    `json:"status"`
+	ID     uuid.UUID `json:"id"`
+}
+
+// LicenseSetStatus moves a license to another administrative status. Which
+// transitions are allowed is decided by the caller, under the row lock.
+func (q *Queries) LicenseSetStatus(ctx context.Context, arg LicenseSetStatusParams) (License, error) {
+	row := q.db.QueryRow(ctx, licenseSetStatus, arg.Status, arg.ID)
+	var i License
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TenantName,
+		&i.MaxApps,
+		&i.MaxExecutionsPer24h,
+		&i.ValidFrom,
+		&i.ValidTo,
+		&i.Status,
+		&i.TokenVersion,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const licenseUpdate = `-- name: LicenseUpdate :one
+UPDATE licenses
+SET tenant_name            = $1::text,
+    max_apps               = $2::int,
+    max_executions_per_24h = $3::int,
+    valid_from             = $4::timestamptz,
+    valid_to               = $5::timestamptz,
+    updated_at             = clock_timestamp()
+WHERE id = $6::uuid
+RETURNING id, tenant_id, tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to, status, token_version, created_at, updated_at
+`
+
+type LicenseUpdateParams struct {
+	TenantName          string    `json:"tenant_name"`
+	MaxApps             int32     `json:"max_apps"`
+	MaxExecutionsPer24h int32     `json:"max_executions_per_24h"`
+	ValidFrom           time.Time `json:"valid_from"`
+	ValidTo             time.Time `json:"valid_to"`
+	ID                  uuid.UUID `json:"id"`
+}
+
+// LicenseUpdate sets the changeable fields of a license (the caller holds the
+// row lock from LicenseGetForUpdate and passes every field, changed or not).
+func (q *Queries) LicenseUpdate(ctx context.Context, arg LicenseUpdateParams) (License, error) {
+	row := q.db.QueryRow(ctx, licenseUpdate,
+		arg.TenantName,
+		arg.MaxApps,
+		arg.MaxExecutionsPer24h,
+		arg.ValidFrom,
+		arg.ValidTo,
+		arg.ID,
+	)
+	var i License
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TenantName,
+		&i.MaxApps,
+		&i.MaxExecutionsPer24h,
+		&i.ValidFrom,
+		&i.ValidTo,
+		&i.Status,
+		&i.TokenVersion,
+		&i.CreatedAt,
+		&i.UpdatedAt,
 	)
 	return i, err
 }

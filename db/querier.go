@@ -11,12 +11,55 @@ import (
 )
 
 type Querier interface {
+	// AdminKeyCreate stores a new admin key by its SHA-256 hash.
+	// A taken name violates admin_keys_name_key (names stay taken after revocation,
+	// so the audit trail's actors stay unambiguous).
+	AdminKeyCreate(ctx context.Context, arg AdminKeyCreateParams) (AdminKey, error)
+	// AdminKeyGetActiveByHash finds the unrevoked key with this hash.
+	AdminKeyGetActiveByHash(ctx context.Context, keyHash []byte) (AdminKey, error)
+	// AdminKeyList lists every admin key, revoked ones included, by name.
+	AdminKeyList(ctx context.Context) ([]AdminKey, error)
+	// AdminKeyRevoke revokes the named key; revoking a revoked key finds no row.
+	AdminKeyRevoke(ctx context.Context, name string) (AdminKey, error)
+	// LicenseBumpTokenVersion raises the token version, so every token issued
+	// before stops verifying (revoke_previous).
+	LicenseBumpTokenVersion(ctx context.Context, id uuid.UUID) (License, error)
+	// LicenseCreate inserts a license.
+	// A taken tenant_id violates licenses_tenant_id_key (409 TENANT_ID_TAKEN).
+	// Limits, dates and status are checked by the table's named constraints too.
+	LicenseCreate(ctx context.Context, arg LicenseCreateParams) (License, error)
+	// LicenseEventInsert appends one audit row. It runs in the transaction of the
+	// change it records, so the trail never misses a committed change and never
+	// holds a rolled-back one.
+	LicenseEventInsert(ctx context.Context, arg LicenseEventInsertParams) (LicenseEvent, error)
+	// LicenseEventList pages through a license's audit trail, oldest first
+	// (keyset pagination on the event id: rows after @after_id).
+	LicenseEventList(ctx context.Context, arg LicenseEventListParams) ([]LicenseEvent, error)
 	// LicenseGet reads one license by id.
 	LicenseGet(ctx context.Context, id uuid.UUID) (License, error)
+	// LicenseGetByTenant reads the license of a tenant.
+	LicenseGetByTenant(ctx context.Context, tenantID string) (License, error)
+	// LicenseGetForUpdate reads one license by id and locks its row until the
+	// end of the transaction: every admin change starts here, so concurrent
+	// changes of one license happen one after the other and each audit row's
+	// "before" is the state the change really replaced.
+	LicenseGetForUpdate(ctx context.Context, id uuid.UUID) (License, error)
 	// LicenseGetWithEffectiveStatus reads one license by id together with what it
 	// may do right now, as license_effective_status defines it (the one
 	// definition), evaluated at the statement's clock.
 	LicenseGetWithEffectiveStatus(ctx context.Context, id uuid.UUID) (LicenseGetWithEffectiveStatusRow, error)
+	// LicenseList pages through licenses in tenant_id order (keyset pagination on
+	// the unique tenant_id index: rows after @after_tenant_id, stable under inserts).
+	// Every filter is optional: NULL means "any".
+	// effective_status is computed at the statement's clock by license_effective_status.
+	// search matches a substring of tenant_id or tenant_name, case-insensitively.
+	LicenseList(ctx context.Context, arg LicenseListParams) ([]License, error)
+	// LicenseSetStatus moves a license to another administrative status. Which
+	// transitions are allowed is decided by the caller, under the row lock.
+	LicenseSetStatus(ctx context.Context, arg LicenseSetStatusParams) (License, error)
+	// LicenseUpdate sets the changeable fields of a license (the caller holds the
+	// row lock from LicenseGetForUpdate and passes every field, changed or not).
+	LicenseUpdate(ctx context.Context, arg LicenseUpdateParams) (License, error)
 	// SigningKeyCreate stores a new Ed25519 key; being the newest, it signs from
 	// now on, while older unretired keys keep verifying.
 	SigningKeyCreate(ctx context.Context, arg SigningKeyCreateParams) (SigningKeyCreateRow, error)

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/licensing-service/licensing/internal/config"
-	"github.com/licensing-service/licensing/internal/migrations"
-	"github.com/licensing-service/licensing/internal/postgres"
 	"github.com/licensing-service/licensing/internal/tokens"
 )
 
@@ -20,20 +18,11 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 	if len(args) == 0 || (args[0] == "retire") != (len(args) == 2) || len(args) > 2 {
 		return errors.New(usage)
 	}
-	url, stopDB, err := database(ctx, cfg, log)
+	pool, closeDB, err := toolPool(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer stopDB()
-	// A first run may come before the server ever migrated the database.
-	if err := migrations.Up(url); err != nil {
-		return err
-	}
-	pool, err := postgres.NewPool(ctx, url, postgres.PoolConfig{MaxConns: 2, StatementTimeout: cfg.StatementTimeout})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer closeDB()
 	svc := tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
 	switch args[0] {
 	case "list":

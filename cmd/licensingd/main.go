@@ -54,7 +54,8 @@ licensingd at a PostgreSQL server of yours:
 
 const usage = `usage: licensingd [serve]
        licensingd migrate up|down [N]|version
-       licensingd keys list|rotate|retire KID`
+       licensingd keys list|rotate|retire KID
+       licensingd admin create-key NAME|list-keys|revoke-key NAME`
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := config.FromEnv(nil)
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(ctx, cfg, log, args)
 	case "keys":
 		return keysCmd(ctx, cfg, log, args)
+	case "admin":
+		return adminCmd(ctx, cfg, log, args, os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return nil
@@ -95,6 +98,9 @@ func newLogger(cfg config.Config) *slog.Logger {
 // serve runs the server until ctx is done (SIGINT or SIGTERM), then drains
 // the requests in flight and stops.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := resolveAdminToken(&cfg, log, os.Stderr); err != nil {
+		return err
+	}
 	m := NewMain(cfg, log)
 	if err := m.Run(ctx); err != nil {
 		return errors.Join(err, m.Close())

@@ -6,16 +6,15 @@ package app
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/api"
+	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
-	"github.com/licensing-service/licensing/internal/postgres"
 	"github.com/licensing-service/licensing/internal/tokens"
 )
 
@@ -30,6 +29,8 @@ type App struct {
 	Metrics *prometheus.Registry
 	// Tokens issues and verifies license tokens.
 	Tokens *tokens.Service
+	// Admin is license administration, for the API and the console.
+	Admin *admin.Service
 }
 
 // New wires the service on pool. The schema must already be migrated.
@@ -43,54 +44,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	}
 	a := &App{Config: cfg, Pool: pool, Logger: log, Metrics: newRegistry(pool)}
 	a.Tokens = tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
+	a.Admin = admin.New(pool, admin.Config{AdminToken: cfg.AdminToken}, a.Tokens, log)
 	a.Router = api.NewRouter(api.Deps{
 		Logger:  log,
 		Pool:    pool,
 		Metrics: a.Metrics,
 		Tokens:  a.Tokens,
-		Limits:  limits(cfg, pool),
 		Ready:   func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
+		Admin:   a.Admin,
 	})
 	return a, nil
-}
-
-// limits sizes request admission from the pool: as many requests run at once
-// as the pool has connections, unless configured otherwise.
-func limits(cfg config.Config, pool *pgxpool.Pool) api.Limits {
-	l := api.Limits{
-		RequestTimeout: cfg.RequestTimeout,
-		MaxInFlight:    cfg.MaxInFlight,
-		MaxQueue:       cfg.MaxQueue,
-		QueueTimeout:   cfg.QueueTimeout,
-	}
-	if l.MaxInFlight <= 0 {
-		l.MaxInFlight = int(pool.Config().MaxConns)
-	}
-	if l.MaxQueue <= 0 {
-		l.MaxQueue = 32 * l.MaxInFlight
-	}
-	return l
-}
-
-// NewPool opens the service's pool on url with the configured size and
-// timeouts; cmd/licensingd and the tests use it alike.
-func NewPool(ctx context.Context, url string, cfg config.Config) (*pgxpool.Pool, error) {
-	return postgres.NewPool(ctx, url, postgres.PoolConfig{
-		MaxConns:                 cfg.PoolSize,
-		StatementTimeout:         cfg.StatementTimeout,
-		LockTimeout:              cfg.LockTimeout,
-		IdleInTransactionTimeout: idleInTransactionTimeout(cfg),
-	})
-}
-
-// idleInTransactionTimeout ends sessions whose transaction was abandoned:
-// no request legitimately idles in a transaction longer than it lives.
-func idleInTransactionTimeout(cfg config.Config) time.Duration {
-	d := 2 * cfg.RequestTimeout
-	if d < 10*time.Second {
-		d = 10 * time.Second
-	}
-	return d
 }
 
 // Close stops the app's background work. The pool belongs to the caller.

@@ -26,6 +26,8 @@ const (
 	CodeLicenseNotFound    Code = "LICENSE_NOT_FOUND"
 	CodeTenantTaken        Code = "TENANT_ID_TAKEN"
 	CodeInvalidTransition  Code = "INVALID_TRANSITION"
+	CodeAdminKeyNameTaken  Code = "ADMIN_KEY_NAME_TAKEN"
+	CodeAdminKeyNotFound   Code = "ADMIN_KEY_NOT_FOUND"
 	CodeLicenseSuspended   Code = "LICENSE_SUSPENDED"
 	CodeLicenseRevoked     Code = "LICENSE_REVOKED"
 	CodeLicenseExpired     Code = "LICENSE_EXPIRED"
