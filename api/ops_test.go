@@ -247,3 +247,31 @@ func TestReadyzReportsAnUnreachableDatabase(t *testing.T) {
 		t.Errorf("the database password reached the logs: %s", logs)
 	}
 }
+
+// TestClientAddressIgnoresForwardedForByDefault: a client cannot choose the
+// address the logs (and per-client limits) see, unless it comes through a
+// configured proxy.
+func TestClientAddressIgnoresForwardedForByDefault(t *testing.T) {
+	t.Parallel()
+	clientOf := func(env *apitest.Env) string {
+		t.Helper()
+		env.Do(http.MethodGet, "/healthz", "", nil, "X-Forwarded-For", "203.0.113.7", "X-Request-Id", "xff-probe")
+		sc := bufio.NewScanner(strings.NewReader(env.Logs.String()))
+		for sc.Scan() {
+			var l map[string]any
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l["request_id"] == "xff-probe" {
+				s, _ := l["client"].(string)
+				return s
+			}
+		}
+		t.Fatalf("no request line:\n%s", env.Logs)
+		return ""
+	}
+	if got := clientOf(apitest.New(t)); got != "127.0.0.1" {
+		t.Errorf("with no trusted proxy the client is %q, want the peer 127.0.0.1", got)
+	}
+	behindProxy := apitest.New(t, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} })
+	if got := clientOf(behindProxy); got != "203.0.113.7" {
+		t.Errorf("behind a trusted proxy the client is %q, want 203.0.113.7", got)
+	}
+}

@@ -38,6 +38,9 @@ type Deps struct {
 	// so parallel tests do not collide). The router adds its request
 	// figures and serves it at GET /metrics; nil makes a fresh one.
 	Metrics *prometheus.Registry
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
+	// the client address (c.ClientIP); empty trusts none.
+	TrustedProxies []string
 	// Console is the admin console served at /console; nil serves none.
 	Console *console.Console
 	// Tokens issues and verifies license tokens.
@@ -65,6 +68,12 @@ func NewRouter(d Deps) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// gin trusts every X-Forwarded-For by default, which would let any
+	// client pick the address that logs and per-client limits see.
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		d.Logger.Error("trusted proxies: ignored, trusting none", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	// The metrics sit inside the request log and outside the recovery, so
 	// a panic is counted and logged as the 500 it becomes.
 	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem())

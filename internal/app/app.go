@@ -46,12 +46,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	a.Tokens = tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
 	a.Admin = admin.New(pool, admin.Config{AdminToken: cfg.AdminToken}, a.Tokens, log)
 	a.Router = api.NewRouter(api.Deps{
-		Logger:  log,
-		Pool:    pool,
-		Metrics: a.Metrics,
-		Tokens:  a.Tokens,
-		Ready:   func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
-		Admin:   a.Admin,
+		Logger:         log,
+		Pool:           pool,
+		Metrics:        a.Metrics,
+		Tokens:         a.Tokens,
+		Ready:          func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
+		Admin:          a.Admin,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	return a, nil
 }

@@ -4,8 +4,10 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,6 +46,10 @@ type Config struct {
 	// behind one address need the same value; empty draws a random one at
 	// startup, so console sessions end when the process restarts.
 	ConsoleSecret string
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For names the client. Empty trusts none: the client
+	// is the peer address, which a request cannot forge.
+	TrustedProxies []string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is json or text.
@@ -117,6 +123,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("LICENSING_CONSOLE_SECRET", &c.ConsoleSecret)
 	if c.ConsoleSecret != "" && len(c.ConsoleSecret) < 32 {
 		errs = append(errs, fmt.Errorf("LICENSING_CONSOLE_SECRET: want at least 32 characters"))
+	}
+	if v := getenv("LICENSING_TRUSTED_PROXIES"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+				errs = append(errs, fmt.Errorf("LICENSING_TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+				continue
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
 	}
 	str("LICENSING_LOG_LEVEL", &c.LogLevel)
 	str("LICENSING_LOG_FORMAT", &c.LogFormat)

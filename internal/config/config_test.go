@@ -49,12 +49,14 @@ func TestFromEnv(t *testing.T) {
 		"LICENSING_ADDR":              "127.0.0.1:9000",
 		"LICENSING_DB_POOL_SIZE":      "7",
 		"LICENSING_STATEMENT_TIMEOUT": "250ms",
+		"LICENSING_TRUSTED_PROXIES":   "10.0.0.0/8, 192.0.2.1",
 	}
 	c, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9000" || c.PoolSize != 7 || c.StatementTimeout != 250*time.Millisecond {
+	if c.Addr != "127.0.0.1:9000" || c.PoolSize != 7 || c.StatementTimeout != 250*time.Millisecond ||
+		len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != "192.0.2.1" {
 		t.Fatalf("config %+v", c)
 	}
 	if d := config.Default(); c.ShutdownTimeout != d.ShutdownTimeout || c.DataDir != d.DataDir {
@@ -67,6 +69,7 @@ func TestFromEnv(t *testing.T) {
 		{"LICENSING_SHUTDOWN_TIMEOUT": "-1s"},
 		{"LICENSING_PG_PORT": "70000"},
 		{"LICENSING_TLS_CERT": "cert.pem"},
+		{"LICENSING_TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"},
 	} {
 		if _, err := config.FromEnv(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v was accepted", bad)
