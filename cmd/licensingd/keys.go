@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -14,7 +14,8 @@ import (
 )
 
 // keysCmd lists, rotates and retires the keys that sign license tokens.
-func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+// It writes what it has to say to out.
+func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, out io.Writer) error {
 	if len(args) == 0 || (args[0] == "retire") != (len(args) == 2) || len(args) > 2 {
 		return errors.New(usage)
 	}
@@ -30,7 +31,7 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "KID\tALG\tCREATED\tRETIRED\tROLE")
 		for _, k := range keys {
 			retired, role := "-", "verifies"
@@ -47,7 +48,7 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		if err != nil {
 			return err
 		}
-		fmt.Println(kid)
+		fmt.Fprintln(out, kid)
 		return nil
 	case "retire":
 		return svc.Retire(ctx, args[1])

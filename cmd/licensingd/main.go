@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string) error {
 	case "migrate":
 		return migrateCmd(ctx, cfg, log, args)
 	case "keys":
-		return keysCmd(ctx, cfg, log, args)
+		return keysCmd(ctx, cfg, log, args, os.Stdout)
 	case "admin":
 		return adminCmd(ctx, cfg, log, args, os.Stdout)
 	case "-h", "--help", "help":
