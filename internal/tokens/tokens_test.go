@@ -606,3 +606,57 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentVerifyDuringRotation verifies from several goroutines while
+// keys rotate and the cache reloads on every call: a token of a key that
+// is never retired must pass every time (run with -race to check the cache).
+func TestConcurrentVerifyDuringRotation(t *testing.T) {
+	t.Parallel()
+	_, s, lic := setup(t, testConfig)
+	s.SetKeyCacheTTL(0)
+	ctx := context.Background()
+	good := issue(t, s, lic)
+	const workers, rounds = 4, 25
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		errs  = make(chan error, workers*rounds+10)
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for range rounds {
+				if _, _, err := s.Verify(ctx, good.Token); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		for range 5 {
+			kid, err := s.Rotate(ctx)
+			if err != nil {
+				errs <- err
+				continue
+			}
+			if _, err := s.JWKS(ctx); err != nil {
+				errs <- err
+			}
+			// Retire every new key at once; the first key stays.
+			if err := s.Retire(ctx, kid); err != nil {
+				errs <- err
+			}
+		}
+	}()
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
