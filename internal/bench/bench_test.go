@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/licensing-service/licensing/internal/pgtest"
@@ -289,5 +290,23 @@ func TestRunPgbenchSmoke(t *testing.T) {
 	}
 	if s.Requests == 0 || s.Errors != 0 || s.Throughput <= 0 {
 		t.Errorf("pgbench smoke: %+v", s)
+	}
+}
+
+// TestFixtureIDsAgree checks that the SQL expression pgbench uses for a
+// fixture's ids gives the ids the service's clients use.
+func TestFixtureIDsAgree(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	for _, n := range []int{1, 1000, hotBase + 7, registerBase + 1} {
+		var lic, app uuid.UUID
+		err := pool.QueryRow(context.Background(),
+			"SELECT "+idSQL(licensePrefix, "$1::int")+", "+idSQL(appPrefix, "$1::int"), n).Scan(&lic, &app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lic != licenseID(n) || app != appID(n) {
+			t.Errorf("n=%d: SQL gives %s and %s, Go %s and %s", n, lic, app, licenseID(n), appID(n))
+		}
 	}
 }
