@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", "", "directory for the private cluster and the results (default .data/bench)")
 	chart := fs.String("chart", "", "also write the SVG chart here (the README's is cmd/bench/bench.svg)")
 	phases := fs.String("phases", "", "comma-separated phases to run (default all): healthz,jobs.start,window,apps.register")
+	duration := fs.Duration("duration", 0, "override the measured time per point (and a sixth of it for warm-up)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,6 +59,9 @@ func run(ctx context.Context, args []string) error {
 	cfg.Service = svc
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
+	}
+	if *duration > 0 {
+		cfg.Duration, cfg.WindowDuration, cfg.Warmup = *duration, *duration, *duration/6
 	}
 	if *phases != "" {
 		cfg.Phases = strings.Split(*phases, ",")

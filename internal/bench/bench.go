@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/licensing-service/licensing/db"
 	"github.com/licensing-service/licensing/internal/app"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
@@ -103,6 +104,13 @@ type Runner struct {
 	srv     *http.Server
 	baseURL string
 	report  Report
+	// issue returns a license token for fixture license n (nil until the
+	// service can issue tokens).
+	issue func(ctx context.Context, n int) (string, error)
+	// hot counts the fresh hot licenses used so far.
+	hot int
+	// skipped keeps skip notes from repeating.
+	skipped map[string]bool
 }
 
 const dbName = "bench"
@@ -113,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{cfg: cfg, log: cfg.Log, dbName: dbName}
+	r := &Runner{cfg: cfg, log: cfg.Log, dbName: dbName, skipped: map[string]bool{}}
 	r.report = Report{Started: time.Now().UTC(), Mode: cfg.Mode}
 	defer func() {
 		if cerr := r.close(ctx); err == nil {
@@ -134,6 +142,9 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		run  func(context.Context) error
 	}{
 		{PhaseHealthz, r.healthz},
+		{PhaseJobStart, r.jobStart},
+		{PhaseWindow, r.window},
+		{PhaseRegister, r.register},
 	}
 	for _, p := range phases {
 		if len(cfg.Phases) > 0 && !slices.Contains(cfg.Phases, p.name) {
@@ -145,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		r.log.Info("bench: phase", "phase", p.name)
 		if err := p.run(ctx); err != nil {
 			if errors.Is(err, errSkip) {
-				r.note(fmt.Sprintf("%s skipped: %v", p.name, err))
+				r.note(fmt.Sprintf("%s: %v", p.name, err))
 				continue
 			}
 			return r.report, fmt.Errorf("%s: %w", p.name, err)
@@ -162,6 +173,16 @@ var errSkip = errors.New("skipped")
 func (r *Runner) note(s string) {
 	r.log.Info("bench: " + s)
 	r.report.Notes = append(r.report.Notes, s)
+}
+
+// script records the first pgbench script of a phase for the report.
+func (r *Runner) script(phase, s string) {
+	if r.report.Scripts == nil {
+		r.report.Scripts = map[string]string{}
+	}
+	if _, ok := r.report.Scripts[phase]; !ok {
+		r.report.Scripts[phase] = s
+	}
 }
 
 func (r *Runner) add(p Point) {
@@ -227,6 +248,15 @@ func (r *Runner) startService(ctx context.Context) error {
 			r.log.Error("bench: http server", "err", err)
 		}
 	}()
+	// Real license tokens, signed by the service's own keys.
+	r.issue = func(ctx context.Context, n int) (string, error) {
+		lic, err := db.New(r.pool).LicenseGet(ctx, licenseID(n))
+		if err != nil {
+			return "", err
+		}
+		iss, err := r.app.Tokens.Issue(ctx, lic, time.Time{})
+		return iss.Token, err
+	}
 	r.log.Info("bench: service listening", "url", r.baseURL, "pool", cfg.PoolSize)
 	return nil
 }

@@ -191,7 +191,7 @@ func TestDeriveMarkdownAndSVG(t *testing.T) {
 	md := Markdown(r)
 	for _, want := range []string{
 		"| 1 (hot) | 16 | 1000 | 15.00 / 30.00 / 30.00 | 800 | 19.00 / 60.00 / 60.00 | 80% | 0 |",
-		"| 1,000,000 | – | – | 2.20 / 3.50 | 1.10x |",
+		"| 1,000,000 | – | 0 | – | – | – | 2.20 / 3.50 | 1.10x |",
 		"| 1 (hot) | 16 | 900 |",
 	} {
 		if !strings.Contains(md, want) {

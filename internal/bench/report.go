@@ -3,6 +3,7 @@ package bench
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ const (
 const (
 	SideService = "service"
 	SideCeiling = "ceiling"
+	// SideStatement is the deciding statement alone, timed by EXPLAIN
+	// ANALYZE (window phase).
+	SideStatement = "statement"
 )
 
 // Report is everything one run measured.
@@ -36,7 +40,10 @@ type Report struct {
 	// Overheads are the per-request costs beyond the database.
 	Overheads []Overhead `json:"overheads,omitempty"`
 	Targets   []Target   `json:"targets,omitempty"`
-	// Notes say what was skipped and why, and what the ceiling ran.
+	// Scripts are the pgbench scripts of the ceilings, by phase (the first
+	// of each; later points differ only in \set n).
+	Scripts map[string]string `json:"ceiling_scripts,omitempty"`
+	// Notes say what was skipped and why.
 	Notes []string `json:"notes,omitempty"`
 }
 
@@ -63,6 +70,8 @@ type Point struct {
 	// point (window-growth phase).
 	Window int `json:"window,omitempty"`
 	Stats
+	// Buffers are the shared buffers the statement touched (SideStatement).
+	Buffers int64 `json:"buffers,omitempty"`
 	// ThroughputRatio is a service point's throughput over its ceiling's;
 	// for the window phase, the p50 over the 100-execution case's.
 	Ratio float64 `json:"ratio,omitempty"`
@@ -206,12 +215,13 @@ func Markdown(r Report) string {
 		b.WriteString("\n")
 	}
 	if rows := pointsOf(r, PhaseWindow); len(rows) > 0 {
-		b.WriteString("### Window growth: one decision with N executions already in the window\n\n")
-		b.WriteString("| executions in window | ceiling p50 / p99 ms | ceiling p50 vs 100 | service p50 / p99 ms | service p50 vs 100 |\n|---:|---|---:|---|---:|\n")
+		b.WriteString("### Window growth: one decision at a time with N executions already in the window\n\n")
+		b.WriteString("| executions in window | JobStart statement p50 / p99 ms (EXPLAIN ANALYZE) | buffers | statement vs 100 | ceiling p50 / p99 ms | ceiling vs 100 | service p50 / p99 ms | service vs 100 |\n|---:|---|---:|---:|---|---:|---|---:|\n")
 		for _, w := range windows(rows) {
+			st, _ := findWindow(r, SideStatement, w)
 			c, _ := findWindow(r, SideCeiling, w)
 			s, _ := findWindow(r, SideService, w)
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", thousands(w), lat2(c), times(c.Ratio), lat2(s), times(s.Ratio))
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", thousands(w), lat2(st), st.Buffers, times(st.Ratio), lat2(c), times(c.Ratio), lat2(s), times(s.Ratio))
 		}
 		b.WriteString("\n")
 	}
@@ -229,6 +239,9 @@ func Markdown(r Report) string {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	for _, phase := range slices.Sorted(maps.Keys(r.Scripts)) {
+		fmt.Fprintf(&b, "\n<details><summary>pgbench script of the %s ceiling</summary>\n\n```sql\n%s```\n\n</details>\n", phase, r.Scripts[phase])
 	}
 	return b.String()
 }
