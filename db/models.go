@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Admin API keys beyond LICENSING_ADMIN_TOKEN, stored as SHA-256 hashes.
@@ -22,6 +23,78 @@ type AdminKey struct {
 	CreatedAt time.Time `json:"created_at"`
 	// From this instant the key is refused.
 	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// Applications registered under a license. Active ones count against licenses.max_apps; deleted ones stay (is_active false) with their job history.
+type Application struct {
+	// Application id.
+	ID uuid.UUID `json:"id"`
+	// The license the application belongs to; every access is scoped by it.
+	LicenseID uuid.UUID `json:"license_id"`
+	// Name, 1 to 255 characters, unique among the license's active applications.
+	Name string `json:"name"`
+	// Free text from the client.
+	Description *string `json:"description"`
+	// The application's version, as the client reports it.
+	Version *string `json:"version"`
+	// A JSON object from the client, stored as given.
+	Metadata []byte `json:"metadata"`
+	// True while registered; false once deleted (it then no longer counts against max_apps).
+	IsActive bool `json:"is_active"`
+	// When the application was registered.
+	CreatedAt time.Time `json:"created_at"`
+	// When the application was deleted; NULL while active.
+	DeletedAt *time.Time `json:"deleted_at"`
+}
+
+// Idempotency-Key headers of the quota POSTs, stored in the same transaction as the effect they made; replayed for 24 hours.
+type IdempotencyKey struct {
+	// Keys are scoped to a license: two tenants may use the same key.
+	LicenseID uuid.UUID `json:"license_id"`
+	// The Idempotency-Key header as sent.
+	Key string `json:"key"`
+	// SHA-256 of the operation and its normalized body; another body with the same key is refused (IDEMPOTENCY_KEY_REUSED).
+	RequestHash []byte `json:"request_hash"`
+	// The HTTP status of the stored response (only successful effects are stored).
+	ResponseStatus int32 `json:"response_status"`
+	// The JSON body of the stored response, replayed as is.
+	ResponseBody []byte `json:"response_body"`
+	// When the effect was committed; the key is honoured for 24 hours after.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Job executions. Each start counts against licenses.max_executions_per_24h for the 24 hours after started_at. Rows older than settings.job_retention are pruned by licensing_prune_jobs().
+type Job struct {
+	// Job id.
+	ID uuid.UUID `json:"id"`
+	// The license the job counts against; every access is scoped by it.
+	LicenseID uuid.UUID `json:"license_id"`
+	// The application that ran the job (it may have been deleted since).
+	ApplicationID uuid.UUID `json:"application_id"`
+	// Gapless per-license start number: max(seq) + 1, assigned under the license row lock, so seq and started_at grow together and the executions in the window are last seq - first seq in window + 1.
+	Seq int64 `json:"seq"`
+	// Name, 1 to 255 characters.
+	Name string `json:"name"`
+	// Free text from the client.
+	Description *string `json:"description"`
+	// A JSON object from the client, stored as given.
+	Metadata []byte `json:"metadata"`
+	// RUNNING until finished, then COMPLETED or FAILED.
+	Status string `json:"status"`
+	// When the start was admitted: the clock after the license lock, never earlier than the license's previous start. The job counts while started_at > now - 24 hours.
+	StartedAt time.Time `json:"started_at"`
+	// When the job was finished; NULL while RUNNING.
+	FinishedAt *time.Time `json:"finished_at"`
+	// finished_at - started_at in seconds; NULL while RUNNING.
+	ExecutionTime *float64 `json:"execution_time"`
+	// Any JSON value the client reported when finishing.
+	Result []byte `json:"result"`
+	// The error the client reported when finishing (usually with FAILED).
+	ErrorMessage *string `json:"error_message"`
+	// CPU usage the client reported, in percent (0 to 100).
+	CpuUsage *float64 `json:"cpu_usage"`
+	// Memory usage the client reported (>= 0, in the client's unit, usually MB).
+	MemoryUsage *float64 `json:"memory_usage"`
 }
 
 // One license per tenant: its limits, validity dates and lifecycle status. Never deleted; REVOKED is terminal.
@@ -68,6 +141,48 @@ type LicenseEvent struct {
 	Reason *string `json:"reason"`
 	// When the change was committed.
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Per license: active applications and executions in the sliding 24-hour window against the limits, and when the next start will be admitted.
+type LicenseUsage struct {
+	// The license.
+	LicenseID uuid.UUID `json:"license_id"`
+	// The license's tenant.
+	TenantID string `json:"tenant_id"`
+	// ACTIVE, SUSPENDED, REVOKED, NOT_YET_VALID or EXPIRED at now().
+	EffectiveStatus string `json:"effective_status"`
+	// Active applications.
+	AppsUsed int64 `json:"apps_used"`
+	// The license's max_apps.
+	MaxApps int32 `json:"max_apps"`
+	// Registrations left (0 when at or over the limit after a downgrade).
+	AppsRemaining int64 `json:"apps_remaining"`
+	// Jobs started in the 24 hours before now().
+	ExecutionsUsed int64 `json:"executions_used"`
+	// The license's max_executions_per_24h.
+	MaxExecutions int32 `json:"max_executions"`
+	// Starts left in the window now (0 when at or over the limit after a downgrade).
+	ExecutionsRemaining int64 `json:"executions_remaining"`
+	// When a start will next be admitted: NULL while one would be admitted now (or never, with a limit of 0).
+	NextSlotAt *time.Time `json:"next_slot_at"`
+	// The instant the figures are for (now()).
+	At time.Time `json:"at"`
+}
+
+// The executions of each license in the last 24 hours by a plain COUNT: the reference the fast count (license_usage, JobStart) is tested against. Cost grows with the window.
+type LicenseWindowPlainCount struct {
+	// The license.
+	LicenseID uuid.UUID `json:"license_id"`
+	// Jobs started in the 24 hours before now(), counted row by row.
+	Used int64 `json:"used"`
+}
+
+// Service-wide settings, one row.
+type Setting struct {
+	// Always true: the table holds exactly one row.
+	ID bool `json:"id"`
+	// Jobs started longer ago than this are pruned. Never under 24 hours, so pruning never touches the window.
+	JobRetention pgtype.Interval `json:"job_retention"`
 }
 
 // Ed25519 keys that sign license tokens, shared by every replica. The newest unretired key signs; every unretired key verifies.

@@ -21,6 +21,73 @@ type Querier interface {
 	AdminKeyList(ctx context.Context) ([]AdminKey, error)
 	// AdminKeyRevoke revokes the named key; revoking a revoked key finds no row.
 	AdminKeyRevoke(ctx context.Context, name string) (AdminKey, error)
+	// ApplicationDelete unregisters one of the license's active applications,
+	// after LicenseLockForQuota in the same transaction: it stops counting
+	// against max_apps at once; its jobs stay. The license is checked again at
+	// the statement's clock. found says whether the application is the license's
+	// at all (deleting a deleted application changes nothing and is not an error).
+	ApplicationDelete(ctx context.Context, arg ApplicationDeleteParams) (ApplicationDeleteRow, error)
+	// ApplicationGet reads one of the license's applications, deleted or not.
+	ApplicationGet(ctx context.Context, arg ApplicationGetParams) (Application, error)
+	// ApplicationList pages through the license's applications, oldest first
+	// (keyset on created_at, id); deleted ones only when asked for.
+	ApplicationList(ctx context.Context, arg ApplicationListParams) ([]Application, error)
+	// ApplicationRegister decides one registration and, when admitted, records
+	// it: one statement, run right after LicenseLockForQuota in the same READ
+	// COMMITTED transaction, so it sees every registration and deletion committed
+	// before the lock was ours.
+	// The license is checked again at the clock read after the lock.
+	// A name already used by one of the license's active applications is refused.
+	// Active applications must stay under max_apps (read now: an upgrade or
+	// downgrade applies to this very decision).
+	// Refused or not, the row returned says why.
+	ApplicationRegister(ctx context.Context, arg ApplicationRegisterParams) (ApplicationRegisterRow, error)
+	// IdempotencyKeyGet finds a license's stored response for key, if it was
+	// stored in the last 24 hours. Run it under the license lock: two requests
+	// with the same key then cannot both miss it.
+	IdempotencyKeyGet(ctx context.Context, arg IdempotencyKeyGetParams) (IdempotencyKeyGetRow, error)
+	// IdempotencyKeyStore records the response of an effect, in the effect's own
+	// transaction. An expired entry of the same key is replaced.
+	IdempotencyKeyStore(ctx context.Context, arg IdempotencyKeyStoreParams) error
+	// JobFinish finishes a RUNNING job of the license, after
+	// LicenseLockSharedForQuota in the same transaction.
+	// The license is checked again at the statement's clock: finishing is
+	// refused while it is suspended, revoked, expired or not yet valid.
+	// finished_at is never before started_at, even if the clock stepped back.
+	// Nothing is returned in the job columns when the job is not the license's or
+	// is no longer RUNNING; JobGetForFinish then tells a repeat from a conflict.
+	JobFinish(ctx context.Context, arg JobFinishParams) (JobFinishRow, error)
+	// JobGet reads one of the license's jobs.
+	JobGet(ctx context.Context, arg JobGetParams) (Job, error)
+	// JobGetForFinish reads a job that JobFinish did not change and says whether
+	// it was already finished with exactly the outcome asked for now (a repeated
+	// finish, answered with the job) or not (a conflict).
+	JobGetForFinish(ctx context.Context, arg JobGetForFinishParams) (JobGetForFinishRow, error)
+	// JobList pages through the license's jobs, newest first, by seq (keyset:
+	// pass the last seq of a page as before_seq). Filters are optional.
+	JobList(ctx context.Context, arg JobListParams) ([]Job, error)
+	// JobStart decides one job start and, when admitted, records it: one
+	// statement, run right after LicenseLockForQuota in the same READ COMMITTED
+	// transaction, so it sees every start committed before the lock was ours.
+	// The clock is read after the lock and never behind the newest start, so
+	// seq and started_at grow together.
+	// The license is checked again at that clock: a suspend or expiry wins.
+	// The application must be one of the license's active applications.
+	// The executions in the window (started_at > at - 24h) are the seq range
+	// from the first job in the window to the newest: two index descents, exact.
+	// A start is admitted while that count is under max_executions_per_24h (read
+	// now, so an upgrade or downgrade applies to this very decision).
+	// Refused or not, the row returned says why: effective_status, app_found,
+	// used (before this start), max_executions and next_slot_at (when the
+	// execution numbered newest - max + 1 leaves the window).
+	JobStart(ctx context.Context, arg JobStartParams) (JobStartRow, error)
+	// JobsPrune deletes jobs older than the retention (never inside the window)
+	// and expired idempotency keys; it returns the number of jobs deleted.
+	JobsPrune(ctx context.Context) (int64, error)
+	// JobsPruneTryLock takes, for the rest of the transaction, the advisory lock
+	// that keeps replicas from pruning at the same moment; false when another
+	// session holds it.
+	JobsPruneTryLock(ctx context.Context) (bool, error)
 	// LicenseBumpTokenVersion raises the token version, so every token issued
 	// before stops verifying (revoke_previous).
 	LicenseBumpTokenVersion(ctx context.Context, id uuid.UUID) (License, error)
@@ -54,12 +121,34 @@ type Querier interface {
 	// effective_status is computed at the statement's clock by license_effective_status.
 	// search matches a substring of tenant_id or tenant_name, case-insensitively.
 	LicenseList(ctx context.Context, arg LicenseListParams) ([]License, error)
+	// LicenseLockForQuota takes the license row lock that serializes every
+	// decision of one license (registrations, starts, deletions). It is a
+	// statement of its own on purpose: under READ COMMITTED each statement sees
+	// the rows committed before it began, so the decision that follows (a new
+	// statement, begun after the lock was granted) sees every job and application
+	// committed by the transactions that held the lock before. A lock taken inside
+	// the deciding statement would leave its snapshot from before the wait.
+	// The row itself is the newest version (a suspend that committed while we
+	// waited is seen); effective_status here is only used to refuse early and to
+	// guard replays: the decision checks it again at its own clock.
+	LicenseLockForQuota(ctx context.Context, id uuid.UUID) (LicenseLockForQuotaRow, error)
+	// LicenseLockSharedForQuota locks the license row in share mode for finishing
+	// jobs: finishes of one license run in parallel, but a suspend, revoke or
+	// downgrade (an UPDATE of the row) waits for them or they for it, so a
+	// suspend that commits first is seen and refuses the finish.
+	LicenseLockSharedForQuota(ctx context.Context, id uuid.UUID) (LicenseLockSharedForQuotaRow, error)
 	// LicenseSetStatus moves a license to another administrative status. Which
 	// transitions are allowed is decided by the caller, under the row lock.
 	LicenseSetStatus(ctx context.Context, arg LicenseSetStatusParams) (License, error)
 	// LicenseUpdate sets the changeable fields of a license (the caller holds the
 	// row lock from LicenseGetForUpdate and passes every field, changed or not).
 	LicenseUpdate(ctx context.Context, arg LicenseUpdateParams) (License, error)
+	// LicenseUsageGet reports a license's usage against its limits (the
+	// license_usage view: apps, executions in the sliding window, next slot).
+	LicenseUsageGet(ctx context.Context, licenseID uuid.UUID) (LicenseUsage, error)
+	// LicenseWindowPlainCountGet counts a license's executions in the window row
+	// by row: the reference the fast count is tested against.
+	LicenseWindowPlainCountGet(ctx context.Context, licenseID uuid.UUID) (int64, error)
 	// SigningKeyCreate stores a new Ed25519 key; being the newest, it signs from
 	// now on, while older unretired keys keep verifying.
 	SigningKeyCreate(ctx context.Context, arg SigningKeyCreateParams) (SigningKeyCreateRow, error)
