@@ -19,6 +19,7 @@ import (
 	"github.com/licensing-service/licensing/api/console"
 	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/licensing"
+	"github.com/licensing-service/licensing/internal/quota"
 	"github.com/licensing-service/licensing/internal/tokens"
 )
 
@@ -48,6 +49,9 @@ type Deps struct {
 	// Admin is license administration (the /api/licenses routes); nil
 	// leaves them out.
 	Admin *admin.Service
+	// Quota decides registrations and job starts (api/quota.go); nil
+	// serves none of the quota routes.
+	Quota *quota.Service
 }
 
 const (

@@ -30,27 +30,12 @@ finished AS (
       AND j.license_id = $1::uuid
       AND j.status = 'RUNNING'
       AND (SELECT n.effective_status FROM license_now AS n) = 'ACTIVE'
-    RETURNING id, license_id, application_id, seq, name, description, metadata, status, started_at, finished_at, execution_time, result, error_message, cpu_usage, memory_usage
+    RETURNING j.id
 )
 SELECT
     n.effective_status::text AS effective_status,
-    f.id,
-    f.license_id,
-    f.application_id,
-    f.seq,
-    f.name,
-    f.description,
-    f.metadata,
-    f.status,
-    f.started_at,
-    f.finished_at,
-    f.execution_time,
-    f.result,
-    f.error_message,
-    f.cpu_usage,
-    f.memory_usage
+    EXISTS (SELECT 1 FROM finished)::boolean AS finished
 FROM license_now AS n
-LEFT JOIN finished AS f ON true
 `
 
 type JobFinishParams struct {
@@ -64,22 +49,8 @@ type JobFinishParams struct {
 }
 
 type JobFinishRow struct {
-	EffectiveStatus string     `json:"effective_status"`
-	ID              *uuid.UUID `json:"id"`
-	LicenseID       *uuid.UUID `json:"license_id"`
-	ApplicationID   *uuid.UUID `json:"application_id"`
-	Seq             *int64     `json:"seq"`
-	Name            *string    `json:"name"`
-	Description     *string    `json:"description"`
-	Metadata        []byte     `json:"metadata"`
-	Status          *string    `json:"status"`
-	StartedAt       *time.Time `json:"started_at"`
-	FinishedAt      *time.Time `json:"finished_at"`
-	ExecutionTime   *float64   `json:"execution_time"`
-	Result          []byte     `json:"result"`
-	ErrorMessage    *string    `json:"error_message"`
-	CpuUsage        *float64   `json:"cpu_usage"`
-	MemoryUsage     *float64   `json:"memory_usage"`
+	EffectiveStatus string `json:"effective_status"`
+	Finished        bool   `json:"finished"`
 }
 
 // JobFinish finishes a RUNNING job of the license, after
@@ -87,8 +58,8 @@ type JobFinishRow struct {
 // The license is checked again at the statement's clock: finishing is
 // refused while it is suspended, revoked, expired or not yet valid.
 // finished_at is never before started_at, even if the clock stepped back.
-// Nothing is returned in the job columns when the job is not the license's or
-// is no longer RUNNING; JobGetForFinish then tells a repeat from a conflict.
+// finished is false when the job is not the license's or is no longer
+// RUNNING; JobGetForFinish then tells a repeat from a conflict.
 func (q *Queries) JobFinish(ctx context.Context, arg JobFinishParams) (JobFinishRow, error) {
 	row := q.db.QueryRow(ctx, jobFinish,
 		arg.LicenseID,
@@ -100,24 +71,7 @@ func (q *Queries) JobFinish(ctx context.Context, arg JobFinishParams) (JobFinish
 		arg.ID,
 	)
 	var i JobFinishRow
-	err := row.Scan(
-		&i.EffectiveStatus,
-		&i.ID,
-		&i.LicenseID,
-		&i.ApplicationID,
-		&i.Seq,
-		&i.Name,
-		&i.Description,
-		&i.Metadata,
-		&i.Status,
-		&i.StartedAt,
-		&i.FinishedAt,
-		&i.ExecutionTime,
-		&i.Result,
-		&i.ErrorMessage,
-		&i.CpuUsage,
-		&i.MemoryUsage,
-	)
+	err := row.Scan(&i.EffectiveStatus, &i.Finished)
 	return i, err
 }
 
@@ -186,9 +140,10 @@ type JobGetForFinishRow struct {
 	SameOutcome bool `json:"same_outcome"`
 }
 
-// JobGetForFinish reads a job that JobFinish did not change and says whether
-// it was already finished with exactly the outcome asked for now (a repeated
-// finish, answered with the job) or not (a conflict).
+// JobGetForFinish reads the job after JobFinish, in a statement of its own
+// (so it sees a finish that JobFinish waited for), and says whether it is
+// finished with exactly the outcome asked for: true after JobFinish, or for
+// a repeated finish (answered with the job); false is a conflict.
 func (q *Queries) JobGetForFinish(ctx context.Context, arg JobGetForFinishParams) (JobGetForFinishRow, error) {
 	row := q.db.QueryRow(ctx, jobGetForFinish,
 		arg.Status,

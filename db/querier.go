@@ -54,14 +54,15 @@ type Querier interface {
 	// The license is checked again at the statement's clock: finishing is
 	// refused while it is suspended, revoked, expired or not yet valid.
 	// finished_at is never before started_at, even if the clock stepped back.
-	// Nothing is returned in the job columns when the job is not the license's or
-	// is no longer RUNNING; JobGetForFinish then tells a repeat from a conflict.
+	// finished is false when the job is not the license's or is no longer
+	// RUNNING; JobGetForFinish then tells a repeat from a conflict.
 	JobFinish(ctx context.Context, arg JobFinishParams) (JobFinishRow, error)
 	// JobGet reads one of the license's jobs.
 	JobGet(ctx context.Context, arg JobGetParams) (Job, error)
-	// JobGetForFinish reads a job that JobFinish did not change and says whether
-	// it was already finished with exactly the outcome asked for now (a repeated
-	// finish, answered with the job) or not (a conflict).
+	// JobGetForFinish reads the job after JobFinish, in a statement of its own
+	// (so it sees a finish that JobFinish waited for), and says whether it is
+	// finished with exactly the outcome asked for: true after JobFinish, or for
+	// a repeated finish (answered with the job); false is a conflict.
 	JobGetForFinish(ctx context.Context, arg JobGetForFinishParams) (JobGetForFinishRow, error)
 	// JobList pages through the license's jobs, newest first, by seq (keyset:
 	// pass the last seq of a page as before_seq). Filters are optional.

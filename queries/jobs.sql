@@ -148,8 +148,8 @@ LEFT JOIN admitted AS a ON true;
 -- The license is checked again at the statement's clock: finishing is
 -- refused while it is suspended, revoked, expired or not yet valid.
 -- finished_at is never before started_at, even if the clock stepped back.
--- Nothing is returned in the job columns when the job is not the license's or
--- is no longer RUNNING; JobGetForFinish then tells a repeat from a conflict.
+-- finished is false when the job is not the license's or is no longer
+-- RUNNING; JobGetForFinish then tells a repeat from a conflict.
 WITH license_now AS (
     SELECT license_effective_status(l.status, l.valid_from, l.valid_to, clock_timestamp()) AS effective_status
     FROM licenses AS l
@@ -167,32 +167,18 @@ finished AS (
       AND j.license_id = @license_id::uuid
       AND j.status = 'RUNNING'
       AND (SELECT n.effective_status FROM license_now AS n) = 'ACTIVE'
-    RETURNING *
+    RETURNING j.id
 )
 SELECT
     n.effective_status::text AS effective_status,
-    f.id,
-    f.license_id,
-    f.application_id,
-    f.seq,
-    f.name,
-    f.description,
-    f.metadata,
-    f.status,
-    f.started_at,
-    f.finished_at,
-    f.execution_time,
-    f.result,
-    f.error_message,
-    f.cpu_usage,
-    f.memory_usage
-FROM license_now AS n
-LEFT JOIN finished AS f ON true;
+    EXISTS (SELECT 1 FROM finished)::boolean AS finished
+FROM license_now AS n;
 
 -- name: JobGetForFinish :one
--- JobGetForFinish reads a job that JobFinish did not change and says whether
--- it was already finished with exactly the outcome asked for now (a repeated
--- finish, answered with the job) or not (a conflict).
+-- JobGetForFinish reads the job after JobFinish, in a statement of its own
+-- (so it sees a finish that JobFinish waited for), and says whether it is
+-- finished with exactly the outcome asked for: true after JobFinish, or for
+-- a repeated finish (answered with the job); false is a conflict.
 SELECT
     sqlc.embed(j),
     (j.status = @status::text

@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +16,7 @@ import (
 	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
+	"github.com/licensing-service/licensing/internal/quota"
 	"github.com/licensing-service/licensing/internal/tokens"
 )
 
@@ -31,6 +33,10 @@ type App struct {
 	Tokens *tokens.Service
 	// Admin is license administration, for the API and the console.
 	Admin *admin.Service
+	// Quota decides registrations and job starts.
+	Quota *quota.Service
+
+	stop func() // ends the background work (the pruner)
 }
 
 // New wires the service on pool. The schema must already be migrated.
@@ -45,6 +51,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	a := &App{Config: cfg, Pool: pool, Logger: log, Metrics: newRegistry(pool)}
 	a.Tokens = tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
 	a.Admin = admin.New(pool, admin.Config{AdminToken: cfg.AdminToken}, a.Tokens, log)
+	a.Quota = quota.New(pool, log)
+	a.stop = a.startPruner(cfg.PruneInterval)
 	a.Router = api.NewRouter(api.Deps{
 		Logger:         log,
 		Pool:           pool,
@@ -52,10 +60,30 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 		Tokens:         a.Tokens,
 		Ready:          func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
 		Admin:          a.Admin,
+		Quota:          a.Quota,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	return a, nil
 }
 
 // Close stops the app's background work. The pool belongs to the caller.
-func (a *App) Close() {}
+func (a *App) Close() {
+	if a.stop != nil {
+		a.stop()
+	}
+}
+
+// startPruner runs the job pruner (when pg_cron does not) until the
+// returned function is called; that function waits for it to end.
+func (a *App) startPruner(interval time.Duration) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Quota.RunPruner(ctx, interval)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

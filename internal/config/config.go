@@ -50,6 +50,10 @@ type Config struct {
 	// whose X-Forwarded-For names the client. Empty trusts none: the client
 	// is the peer address, which a request cannot forge.
 	TrustedProxies []string
+	// PruneInterval is how often the server prunes old jobs when pg_cron
+	// does not (LICENSING_PRUNE_INTERVAL); replicas take turns under an
+	// advisory lock.
+	PruneInterval time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is json or text.
@@ -67,6 +71,7 @@ func Default() Config {
 		PoolSize:         20,
 		StatementTimeout: 5 * time.Second,
 		ShutdownTimeout:  15 * time.Second,
+		PruneInterval:    10 * time.Minute,
 		LogLevel:         "info",
 		LogFormat:        "json",
 	}
@@ -118,6 +123,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.PoolSize = int32(pool)
 	dur("LICENSING_STATEMENT_TIMEOUT", &c.StatementTimeout)
 	dur("LICENSING_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("LICENSING_PRUNE_INTERVAL", &c.PruneInterval)
 	str("LICENSING_TLS_CERT", &c.TLSCert)
 	str("LICENSING_TLS_KEY", &c.TLSKey)
 	str("LICENSING_CONSOLE_SECRET", &c.ConsoleSecret)

@@ -27,6 +27,22 @@ func pageLimit(n int) int {
 	return n
 }
 
+// page converts the rows of a query asked for limit+1 rows: the first
+// limit, and the cursor after the last of them when there were more.
+func page[R, T any](rows []R, limit int, conv func(R) T, cursor func(R) string) ([]T, *string) {
+	var next *string
+	if len(rows) > limit {
+		rows = rows[:limit]
+		c := cursor(rows[limit-1])
+		next = &c
+	}
+	items := make([]T, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, conv(r))
+	}
+	return items, next
+}
+
 // Cursors are opaque to clients: base64url of the keyset position.
 
 func encodeJobCursor(seq int64) string {

@@ -450,54 +450,31 @@ func (s *Service) FinishJob(ctx context.Context, licenseID uuid.UUID, key string
 		if err := StatusError(r.EffectiveStatus); err != nil {
 			return Outcome{}, err
 		}
-		var job db.Job
-		if r.ID != nil {
-			job = db.Job{
-				ID:            *r.ID,
-				LicenseID:     *r.LicenseID,
-				ApplicationID: *r.ApplicationID,
-				Seq:           *r.Seq,
-				Name:          *r.Name,
-				Description:   r.Description,
-				Metadata:      r.Metadata,
-				Status:        *r.Status,
-				StartedAt:     *r.StartedAt,
-				FinishedAt:    r.FinishedAt,
-				ExecutionTime: r.ExecutionTime,
-				Result:        r.Result,
-				ErrorMessage:  r.ErrorMessage,
-				CpuUsage:      r.CpuUsage,
-				MemoryUsage:   r.MemoryUsage,
-			}
-		} else {
-			// Not changed: unknown, another tenant's, or already finished.
-			// This statement began after JobFinish waited for any finish
-			// in flight, so it sees that finish.
-			g, err := q.JobGetForFinish(ctx, db.JobGetForFinishParams{
-				ID:           jobID,
-				LicenseID:    licenseID,
-				Status:       req.Status,
-				Result:       result,
-				ErrorMessage: req.ErrorMessage,
-				CpuUsage:     req.CPUUsage,
-				MemoryUsage:  req.MemoryUsage,
-			})
-			if errors.Is(err, pgx.ErrNoRows) {
-				return Outcome{}, licensing.Errorf(licensing.CodeJobNotFound, "no job %s in this license", jobID)
-			}
-			if err != nil {
-				return Outcome{}, err
-			}
-			if !g.SameOutcome || g.Job.Status == "RUNNING" {
-				return Outcome{}, &licensing.Error{
-					Code:    licensing.CodeJobNotRunning,
-					Message: "the job was already finished with another outcome",
-					Extra:   map[string]any{"job_status": g.Job.Status},
-				}
-			}
-			job = g.Job
+		// Read back in a statement of its own: it sees this finish, or the
+		// one JobFinish waited for; unknown and other tenants' jobs are absent.
+		g, err := q.JobGetForFinish(ctx, db.JobGetForFinishParams{
+			ID:           jobID,
+			LicenseID:    licenseID,
+			Status:       req.Status,
+			Result:       result,
+			ErrorMessage: req.ErrorMessage,
+			CpuUsage:     req.CPUUsage,
+			MemoryUsage:  req.MemoryUsage,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Outcome{}, licensing.Errorf(licensing.CodeJobNotFound, "no job %s in this license", jobID)
 		}
-		body, err := marshal(jobOf(job))
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !g.SameOutcome || g.Job.Status == "RUNNING" {
+			return Outcome{}, &licensing.Error{
+				Code:    licensing.CodeJobNotRunning,
+				Message: "the job was already finished with another outcome",
+				Extra:   map[string]any{"job_status": g.Job.Status},
+			}
+		}
+		body, err := marshal(jobOf(g.Job))
 		return Outcome{Status: http.StatusOK, Body: body}, err
 	})
 }
@@ -563,17 +540,10 @@ func (s *Service) ListApps(ctx context.Context, licenseID uuid.UUID, o AppListOp
 	if err != nil {
 		return AppList{}, postgres.Translate(err)
 	}
-	out := AppList{Items: make([]Application, 0, len(rows))}
-	for i, a := range rows {
-		if i == int(p.RowLimit)-1 {
-			last := rows[i-1]
-			c := encodeAppCursor(last.CreatedAt, last.ID)
-			out.NextCursor = &c
-			break
-		}
-		out.Items = append(out.Items, applicationOf(a))
-	}
-	return out, nil
+	items, next := page(rows, int(p.RowLimit)-1, applicationOf, func(a db.Application) string {
+		return encodeAppCursor(a.CreatedAt, a.ID)
+	})
+	return AppList{Items: items, NextCursor: next}, nil
 }
 
 // GetJob reads one of the license's jobs. Errors: JOB_NOT_FOUND.
@@ -640,16 +610,8 @@ func (s *Service) ListJobs(ctx context.Context, licenseID uuid.UUID, o JobListOp
 	if err != nil {
 		return JobList{}, postgres.Translate(err)
 	}
-	out := JobList{Items: make([]Job, 0, len(rows))}
-	for i, j := range rows {
-		if i == int(p.RowLimit)-1 {
-			c := encodeJobCursor(rows[i-1].Seq)
-			out.NextCursor = &c
-			break
-		}
-		out.Items = append(out.Items, jobOf(j))
-	}
-	return out, nil
+	items, next := page(rows, int(p.RowLimit)-1, jobOf, func(j db.Job) string { return encodeJobCursor(j.Seq) })
+	return JobList{Items: items, NextCursor: next}, nil
 }
 
 // Usage reports the license's usage against its limits. Errors:
