@@ -11,7 +11,7 @@ help: ## list the targets
 
 .PHONY: run
 run: ## run the server (private PostgreSQL under .data/ when DATABASE_URL is unset)
-	$(GO) run ./cmd/licensingd serve
+	LICENSING_LOG_FORMAT=$${LICENSING_LOG_FORMAT:-text} $(GO) run ./cmd/licensingd serve
 
 .PHONY: deps
 deps: ## install the OS packages the tests need (apt, as root) or say how

@@ -55,7 +55,8 @@ licensingd at a PostgreSQL server of yours:
 const usage = `usage: licensingd [serve]
        licensingd migrate up|down [N]|version
        licensingd keys list|rotate|retire KID
-       licensingd admin create-key NAME|list-keys|revoke-key NAME`
+       licensingd admin create-key NAME|list-keys|revoke-key NAME
+       licensingd healthcheck   (exits 0 when the local server is ready)`
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := config.FromEnv(nil)
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string) error {
 		return keysCmd(ctx, cfg, log, args, os.Stdout)
 	case "admin":
 		return adminCmd(ctx, cfg, log, args, os.Stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return nil

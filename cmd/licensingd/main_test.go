@@ -66,6 +66,11 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	if r := apitest.Do(t, base, http.MethodGet, "/readyz", "", nil); r.Status != http.StatusOK {
 		t.Fatalf("readyz: %d %s", r.Status, r.Body)
 	}
+	probe := cfg
+	probe.Addr = m.Addr()
+	if err := healthcheck(context.Background(), probe); err != nil {
+		t.Fatalf("healthcheck of a ready server: %v", err)
+	}
 
 	type result struct {
 		status int
@@ -111,6 +116,9 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	}
 	if err := m.Pool.Ping(context.Background()); err == nil {
 		t.Fatal("the pool is still open after Close")
+	}
+	if err := healthcheck(context.Background(), probe); err == nil {
+		t.Fatal("healthcheck passed after Close")
 	}
 	if !strings.Contains(logs.String(), "draining requests in flight") {
 		t.Errorf("no shutdown log line:\n%s", logs)
