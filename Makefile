@@ -41,5 +41,10 @@ verify: ## sqlc diff, gofmt, go vet and go mod tidy are clean
 	$(GO) mod tidy -diff
 
 .PHONY: lint
-lint: verify ## verify plus sqlc vet
+lint: verify ## verify plus sqlc vet and staticcheck
 	$(GO) tool sqlc vet
+	$(GO) tool staticcheck $(PKGS)
+
+.PHONY: build
+build: ## build licensingd and the other commands into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
