@@ -22,5 +22,8 @@ WORKDIR /home/nonroot
 ENV LICENSING_ADDR=:8080 \
     LICENSING_DATA_DIR=/home/nonroot/.data
 EXPOSE 8080
+# No shell or curl here: licensingd asks its own /readyz.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/licensingd", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/licensingd"]
 CMD ["serve"]
