@@ -186,4 +186,18 @@ func TestRequireLicense(t *testing.T) {
 	if r := getWith(t, url, "Bearer "+old.Token); r.status != http.StatusUnauthorized || r.body["code"] != "INVALID_TOKEN" {
 		t.Fatalf("superseded token: %d %v", r.status, r.body)
 	}
+
+	// The outcomes are counted (a missing header never reaches Verify).
+	metrics := string(env.Do(http.MethodGet, "/metrics", "", nil).Body)
+	for _, want := range []string{
+		`licensing_token_verifications_total{result="ok"} 3`,
+		`licensing_token_verifications_total{result="invalid_token"} 3`,
+		`licensing_token_verifications_total{result="license_suspended"} 1`,
+		`licensing_token_verifications_total{result="license_revoked"} 1`,
+		`licensing_signing_key_reloads_total `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

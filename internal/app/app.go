@@ -50,6 +50,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	}
 	a := &App{Config: cfg, Pool: pool, Logger: log, Metrics: newRegistry(pool)}
 	a.Tokens = tokens.New(pool, tokens.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL}, log)
+	a.Metrics.MustRegister(a.Tokens.Collectors()...)
 	a.Admin = admin.New(pool, admin.Config{AdminToken: cfg.AdminToken}, a.Tokens, log)
 	a.Quota = quota.New(pool, log)
 	a.stop = a.startPruner(cfg.PruneInterval)

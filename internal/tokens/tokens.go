@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/db"
 	"github.com/licensing-service/licensing/internal/licensing"
@@ -129,6 +130,9 @@ type Service struct {
 	order    []string // kids, newest first
 	loadedAt time.Time
 	cacheTTL time.Duration
+
+	verifications *prometheus.CounterVec
+	keyReloads    prometheus.Counter
 }
 
 // New returns a Service on pool. Keys are created on first need.
@@ -142,7 +146,16 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Service {
 	if cfg.Leeway <= 0 || cfg.Leeway > MaxLeeway {
 		cfg.Leeway = MaxLeeway
 	}
-	s := &Service{pool: pool, cfg: cfg, log: log, now: time.Now, cacheTTL: keyCacheTTL}
+	s := &Service{pool: pool, cfg: cfg, log: log, now: time.Now, cacheTTL: keyCacheTTL,
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "licensing_token_verifications_total",
+			Help: "License token verifications by result: ok, or the lower-cased error code (invalid_token, license_suspended, ...).",
+		}, []string{"result"}),
+		keyReloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "licensing_signing_key_reloads_total",
+			Help: "Reloads of the verifying keys from signing_keys (cache expiry, unknown kid, rotation).",
+		}),
+	}
 	s.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{Algorithm}),
 		jwt.WithIssuer(cfg.Issuer),
@@ -154,6 +167,12 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Service {
 		jwt.WithTimeFunc(func() time.Time { return s.now() }),
 	)
 	return s
+}
+
+// Collectors returns the Service's Prometheus figures, for the app's
+// registry.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.verifications, s.keyReloads}
 }
 
 // Issue signs a token for lic with the newest unretired key, creating the
@@ -417,6 +436,7 @@ func (s *Service) publicKey(ctx context.Context, kid string) (ed25519.PublicKey,
 }
 
 func (s *Service) reloadLocked(ctx context.Context) error {
+	s.keyReloads.Inc()
 	rows, err := db.New(s.pool).SigningKeyListVerifying(ctx)
 	if err != nil {
 		return postgres.Translate(err)
@@ -450,6 +470,16 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 // LICENSE_NOT_YET_VALID for a license that may not operate;
 // SERVICE_UNAVAILABLE when the database cannot answer.
 func (s *Service) Verify(ctx context.Context, raw string) (db.License, *Claims, error) {
+	lic, claims, err := s.verify(ctx, raw)
+	result := "ok"
+	if err != nil {
+		result = strings.ToLower(string(licensing.ErrorCode(err)))
+	}
+	s.verifications.WithLabelValues(result).Inc()
+	return lic, claims, err
+}
+
+func (s *Service) verify(ctx context.Context, raw string) (db.License, *Claims, error) {
 	if raw == "" {
 		return db.License{}, nil, invalidToken("missing license token", nil)
 	}
