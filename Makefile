@@ -29,6 +29,17 @@ bench: ## measure the service against its database's ceiling (quick mode, a few 
 bench-full: ## the long benchmark run (30-second points, more client counts)
 	$(GO) run ./cmd/bench -mode full
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## run every go test -fuzz target for FUZZTIME (30s) each; make test runs their seed corpora
+	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=.data '^func Fuzz' .); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$(dirname $$f) $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+	  done; \
+	done
+
 .PHONY: generate
 generate: ## regenerate db/ from queries/ and sql/ with sqlc
 	$(GO) tool sqlc generate

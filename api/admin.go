@@ -14,6 +14,7 @@ import (
 
 	"github.com/licensing-service/licensing/db"
 	"github.com/licensing-service/licensing/internal/admin"
+	"github.com/licensing-service/licensing/internal/jsonbody"
 	"github.com/licensing-service/licensing/internal/licensing"
 )
 
@@ -224,7 +225,7 @@ func bindJSONInto(c *gin.Context, dsts ...any) error {
 		return err
 	}
 	for _, d := range dsts {
-		if err := decodeJSON(raw, d); err != nil {
+		if err := jsonbody.Decode(raw, d); err != nil {
 			return err
 		}
 	}

@@ -52,6 +52,8 @@ type Deps struct {
 	// Quota decides registrations and job starts (api/quota.go); nil
 	// serves none of the quota routes.
 	Quota *quota.Service
+	// Limits bound each request's time and the requests running at once.
+	Limits Limits
 }
 
 const (
@@ -80,7 +82,8 @@ func NewRouter(d Deps) *gin.Engine {
 	}
 	// The metrics sit inside the request log and outside the recovery, so
 	// a panic is counted and logged as the 500 it becomes.
-	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem())
+	r.Use(requestContext(d.Logger), newHTTPMetrics(d.Metrics).observe(), recoverProblem(),
+		deadline(d.Limits.RequestTimeout), admission(newAdmitter(d.Limits)))
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, licensing.Errorf(licensing.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

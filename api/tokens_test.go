@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/licensing-service/licensing/api"
 	"github.com/licensing-service/licensing/db"
@@ -96,6 +98,33 @@ func insertLicense(t *testing.T, env *apitest.Env) db.License {
 	return lic
 }
 
+// testRouteDoc is api/openapi.yaml plus the test-only route, documented the
+// way a quota endpoint documents itself, so its 401 and 403 answers are
+// checked against the reusable components.
+var testRouteDoc = strings.Replace(string(api.OpenAPI), "\npaths:\n", `
+paths:
+  /test-only/license:
+    get:
+      operationId: testOnlyLicense
+      security:
+        - licenseToken: []
+      responses:
+        "200":
+          description: The license the token stands for.
+          content:
+            application/json:
+              schema: {type: object, required: [id, max_apps]}
+        "401":
+          $ref: "#/components/responses/LicenseTokenInvalid"
+        "403":
+          $ref: "#/components/responses/LicenseForbidden"
+`, 1)
+
+var (
+	validateOnce       sync.Once
+	testRouteValidator validator.Validator
+)
+
 type plainResponse struct {
 	status int
 	header http.Header
@@ -104,6 +133,7 @@ type plainResponse struct {
 
 func getWith(t *testing.T, url, authorization string) plainResponse {
 	t.Helper()
+	validateOnce.Do(func() { testRouteValidator = apitest.NewValidator(t, []byte(testRouteDoc)) })
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
@@ -114,6 +144,7 @@ func getWith(t *testing.T, url, authorization string) plainResponse {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	apitest.CheckResponseWith(t, testRouteValidator, req, resp.StatusCode, resp.Header, raw)
 	var body map[string]any
 	if err := json.Unmarshal(raw, &body); err != nil {
 		t.Fatalf("body %q: %v", raw, err)

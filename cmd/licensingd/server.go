@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,7 +21,6 @@ import (
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
 	"github.com/licensing-service/licensing/internal/pgembed"
-	"github.com/licensing-service/licensing/internal/postgres"
 )
 
 // Main is the running server: its database (the private cluster when
@@ -62,7 +62,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := migrations.Up(url); err != nil {
 		return err
 	}
-	m.Pool, err = postgres.NewPool(ctx, url, postgres.PoolConfig{MaxConns: m.Config.PoolSize, StatementTimeout: m.Config.StatementTimeout})
+	m.Pool, err = app.NewPool(ctx, url, m.Config)
 	if err != nil {
 		return err
 	}
@@ -79,15 +79,18 @@ func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second, // no trickling a body to hold a connection
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		// A client trickling a body cannot hold a connection for ever.
+		ReadTimeout:    time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		TLSConfig:      &tls.Config{MinVersion: tls.VersionTLS12},
+		ErrorLog:       slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
-	tls := m.Config.TLSCert != ""
-	m.Logger.Info("licensingd listening", "addr", m.ln.Addr().String(), "tls", tls)
+	useTLS := m.Config.TLSCert != ""
+	m.Logger.Info("licensingd listening", "addr", m.ln.Addr().String(), "tls", useTLS)
 	go func() {
 		var err error
-		if tls {
+		if useTLS {
 			err = m.server.ServeTLS(m.ln, m.Config.TLSCert, m.Config.TLSKey)
 		} else {
 			err = m.server.Serve(m.ln)

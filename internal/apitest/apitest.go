@@ -33,23 +33,34 @@ var (
 // Validator returns the validator of api/openapi.yaml, built once.
 func Validator(t testing.TB) validator.Validator {
 	t.Helper()
-	specOnce.Do(func() {
-		doc, err := libopenapi.NewDocument(api.OpenAPI)
-		if err != nil {
-			specErr = err
-			return
-		}
-		v, errs := validator.NewValidator(doc)
-		if len(errs) > 0 {
-			specErr = errs[0]
-			return
-		}
-		spec = v
-	})
+	specOnce.Do(func() { spec, specErr = buildValidator(api.OpenAPI) })
 	if specErr != nil {
 		t.Fatalf("apitest: api/openapi.yaml: %v", specErr)
 	}
 	return spec
+}
+
+// NewValidator builds a validator for another OpenAPI document, such as
+// api/openapi.yaml plus a route that exists only in a test.
+func NewValidator(t testing.TB, doc []byte) validator.Validator {
+	t.Helper()
+	v, err := buildValidator(doc)
+	if err != nil {
+		t.Fatalf("apitest: OpenAPI document: %v", err)
+	}
+	return v
+}
+
+func buildValidator(doc []byte) (validator.Validator, error) {
+	d, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return v, nil
 }
 
 // Env is the service running on its own fresh database.
@@ -90,12 +101,19 @@ type Option func(*config.Config)
 // httptest.Server. It is closed after the test.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	pool := pgtest.NewPool(t)
 	cfg := config.Default()
 	cfg.AdminToken = "test-admin-token-0123456789abcdef"
+	// Small pools: many tests run at once on one test cluster.
+	cfg.PoolSize = 4
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// The pool is built as cmd/licensingd builds it (size, timeouts).
+	pool, err := app.NewPool(context.Background(), pgtest.NewDatabase(t), cfg)
+	if err != nil {
+		t.Fatalf("apitest: pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
 	logs := &SyncBuffer{}
 	var w io.Writer = logs
 	if os.Getenv("APITEST_LOG") != "" {
@@ -194,7 +212,12 @@ func Do(t testing.TB, base, method, path, bearer string, body any, headers ...st
 // operation's documented responses in api/openapi.yaml.
 func CheckResponse(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
-	v := Validator(t)
+	CheckResponseWith(t, Validator(t), req, status, header, body)
+}
+
+// CheckResponseWith is CheckResponse against the document of v.
+func CheckResponseWith(t testing.TB, v validator.Validator, req *http.Request, status int, header http.Header, body []byte) {
+	t.Helper()
 	// The validator matches paths against the document's servers.
 	vreq := req.Clone(context.Background())
 	vreq.URL.Scheme, vreq.URL.Host, vreq.Host = "http", "localhost:8080", "localhost:8080"
@@ -223,7 +246,7 @@ func CheckResponse(t testing.TB, req *http.Request, status int, header http.Head
 			}
 			msgs = append(msgs, m)
 		}
-		t.Errorf("apitest: %s %s -> %d does not match api/openapi.yaml:\n  %s\n  body: %.500s",
+		t.Errorf("apitest: %s %s -> %d does not match the OpenAPI document:\n  %s\n  body: %.500s",
 			req.Method, req.URL.Path, status, strings.Join(msgs, "\n  "), body)
 	}
 }

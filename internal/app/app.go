@@ -16,6 +16,7 @@ import (
 	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
+	"github.com/licensing-service/licensing/internal/postgres"
 	"github.com/licensing-service/licensing/internal/quota"
 	"github.com/licensing-service/licensing/internal/tokens"
 )
@@ -59,12 +60,52 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 		Pool:           pool,
 		Metrics:        a.Metrics,
 		Tokens:         a.Tokens,
+		Limits:         limits(cfg, pool),
 		Ready:          func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
 		Admin:          a.Admin,
 		Quota:          a.Quota,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	return a, nil
+}
+
+// limits sizes request admission from the pool: as many requests run at once
+// as the pool has connections, unless configured otherwise.
+func limits(cfg config.Config, pool *pgxpool.Pool) api.Limits {
+	l := api.Limits{
+		RequestTimeout: cfg.RequestTimeout,
+		MaxInFlight:    cfg.MaxInFlight,
+		MaxQueue:       cfg.MaxQueue,
+		QueueTimeout:   cfg.QueueTimeout,
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = int(pool.Config().MaxConns)
+	}
+	if l.MaxQueue <= 0 {
+		l.MaxQueue = 32 * l.MaxInFlight
+	}
+	return l
+}
+
+// NewPool opens the service's pool on url with the configured size and
+// timeouts; cmd/licensingd and the tests use it alike.
+func NewPool(ctx context.Context, url string, cfg config.Config) (*pgxpool.Pool, error) {
+	return postgres.NewPool(ctx, url, postgres.PoolConfig{
+		MaxConns:                 cfg.PoolSize,
+		StatementTimeout:         cfg.StatementTimeout,
+		LockTimeout:              cfg.LockTimeout,
+		IdleInTransactionTimeout: idleInTransactionTimeout(cfg),
+	})
+}
+
+// idleInTransactionTimeout ends sessions whose transaction was abandoned:
+// no request legitimately idles in a transaction longer than it lives.
+func idleInTransactionTimeout(cfg config.Config) time.Duration {
+	d := 2 * cfg.RequestTimeout
+	if d < 10*time.Second {
+		d = 10 * time.Second
+	}
+	return d
 }
 
 // Close stops the app's background work. The pool belongs to the caller.

@@ -35,8 +35,23 @@ type Config struct {
 	TokenTTL time.Duration
 	// PoolSize is the maximum number of database connections.
 	PoolSize int32
-	// StatementTimeout bounds every statement and lock wait.
+	// StatementTimeout bounds every statement (PostgreSQL statement_timeout).
 	StatementTimeout time.Duration
+	// LockTimeout bounds every wait for a row or table lock (PostgreSQL
+	// lock_timeout), so a license row held by a stuck session turns into a
+	// 503 well before the statement timeout.
+	LockTimeout time.Duration
+	// RequestTimeout is the deadline of every request: waiting for
+	// admission, for a connection and for the database all count.
+	RequestTimeout time.Duration
+	// MaxInFlight is how many requests run at once; 0 means the pool size,
+	// so a running request rarely waits for a connection.
+	MaxInFlight int
+	// MaxQueue is how many more requests may wait for a slot; 0 means 32
+	// times MaxInFlight. Beyond it a request gets 503 at once.
+	MaxQueue int
+	// QueueTimeout bounds a request's wait for a slot (then 503).
+	QueueTimeout time.Duration
 	// ShutdownTimeout bounds the draining of requests in flight.
 	ShutdownTimeout time.Duration
 	// TLSCert and TLSKey, both set, serve HTTPS.
@@ -70,6 +85,9 @@ func Default() Config {
 		TokenTTL:         365 * 24 * time.Hour,
 		PoolSize:         20,
 		StatementTimeout: 5 * time.Second,
+		LockTimeout:      2 * time.Second,
+		RequestTimeout:   10 * time.Second,
+		QueueTimeout:     2 * time.Second,
 		ShutdownTimeout:  15 * time.Second,
 		PruneInterval:    10 * time.Minute,
 		LogLevel:         "info",
@@ -122,6 +140,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	num("LICENSING_DB_POOL_SIZE", &pool, 1, 1000)
 	c.PoolSize = int32(pool)
 	dur("LICENSING_STATEMENT_TIMEOUT", &c.StatementTimeout)
+	dur("LICENSING_LOCK_TIMEOUT", &c.LockTimeout)
+	dur("LICENSING_REQUEST_TIMEOUT", &c.RequestTimeout)
+	num("LICENSING_MAX_IN_FLIGHT", &c.MaxInFlight, 0, 100000)
+	num("LICENSING_MAX_QUEUE", &c.MaxQueue, 0, 1000000)
+	dur("LICENSING_QUEUE_TIMEOUT", &c.QueueTimeout)
 	dur("LICENSING_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("LICENSING_PRUNE_INTERVAL", &c.PruneInterval)
 	str("LICENSING_TLS_CERT", &c.TLSCert)

@@ -48,6 +48,11 @@ func Main(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
+	if fuzzWorker() {
+		// A `go test -fuzz` worker runs only the fuzz target, which needs
+		// no database: starting a cluster per worker would be waste.
+		return m.Run()
+	}
 	var dataDir string
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		baseURL = u
@@ -85,6 +90,16 @@ func run(m *testing.M) int {
 	code := m.Run()
 	stop(ctx, dataDir, code != 0 || failed)
 	return code
+}
+
+// fuzzWorker reports whether this process is a worker of `go test -fuzz`.
+func fuzzWorker() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzzworker") {
+			return true
+		}
+	}
+	return false
 }
 
 func stop(ctx context.Context, dataDir string, keep bool) {

@@ -6,6 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +26,14 @@ type PoolConfig struct {
 	// StatementTimeout bounds every statement (and so every lock wait), so a
 	// stuck lock turns into a clean error instead of a hung request.
 	StatementTimeout time.Duration
+	// LockTimeout bounds every lock wait on its own (lock_timeout); it is
+	// meant to be shorter than StatementTimeout so that a row held by
+	// another session fails fast with 55P03 (SERVICE_UNAVAILABLE).
+	LockTimeout time.Duration
+	// IdleInTransactionTimeout ends a session whose transaction stays idle
+	// that long (idle_in_transaction_session_timeout): a transaction
+	// abandoned by a bug cannot keep a license row locked for ever.
+	IdleInTransactionTimeout time.Duration
 }
 
 // NewPool opens a pool on url.
@@ -35,6 +47,12 @@ func NewPool(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, err
 	}
 	if pc.StatementTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(pc.StatementTimeout.Milliseconds())
+	}
+	if pc.LockTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprint(pc.LockTimeout.Milliseconds())
+	}
+	if pc.IdleInTransactionTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(pc.IdleInTransactionTimeout.Milliseconds())
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "licensingd"
 	return pgxpool.NewWithConfig(ctx, cfg)
@@ -60,7 +78,11 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) erro
 // Translate turns a database error into a licensing.Error once, at the
 // store boundary. Errors that are already licensing.Errors pass through;
 // pgx.ErrNoRows becomes NOT_FOUND; connection failures, lock and statement
-// timeouts become SERVICE_UNAVAILABLE (retryable); the rest is internal.
+// timeouts, serialization failures and a server shutting down become
+// SERVICE_UNAVAILABLE (retryable, with Retry-After); a value the database
+// refuses as data (SQLSTATE class 22, a CHECK constraint) becomes
+// VALIDATION_FAILED, so a bad input that slipped past validation is still a
+// 400 and never a 500; the rest is internal.
 func Translate(err error) error {
 	if err == nil {
 		return nil
@@ -77,12 +99,24 @@ func Translate(err error) error {
 		if c, ok := constraintErrors[pe.ConstraintName]; ok {
 			return &licensing.Error{Code: c.code, Message: c.message, Fields: c.fields, Err: err}
 		}
-		switch pe.Code {
-		case "57014", "55P03", "40001", "40P01", "57P01", "57P02", "57P03", "53300":
-			// query_canceled (statement_timeout), lock_not_available,
-			// serialization/deadlock, admin shutdown, crash shutdown,
-			// cannot connect now, too many connections.
+		switch {
+		case pe.Code == "57014", pe.Code == "55P03", pe.Code == "40001", pe.Code == "40P01",
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "25P03":
+			// query_canceled (statement_timeout), lock_not_available
+			// (lock_timeout), serialization failure, deadlock, admin
+			// shutdown, crash shutdown, cannot connect now,
+			// idle_in_transaction_session_timeout.
 			return unavailable(err)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"):
+			// Connection exceptions; insufficient resources (too many
+			// connections, out of memory, disk full).
+			return unavailable(err)
+		case strings.HasPrefix(pe.Code, "22"):
+			// Data exceptions: a NUL byte, a number or date out of range,
+			// a malformed value.
+			return &licensing.Error{Code: licensing.CodeValidation, Message: "a value in the request cannot be stored: out of range or malformed", Err: err}
+		case pe.Code == "23514":
+			return &licensing.Error{Code: licensing.CodeValidation, Message: "the request breaks the rule " + pe.ConstraintName, Err: err}
 		}
 		return licensing.Internal(err)
 	}
@@ -127,13 +161,20 @@ func unavailable(err error) *licensing.Error {
 	}
 }
 
+// isConnError reports a failure of the connection itself: it could not be
+// made, it timed out, or the server went away mid-conversation (a restart).
 func isConnError(err error) bool {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		return true
 	}
-	var ne interface{ Timeout() bool }
+	var ne net.Error
 	if errors.As(err, &ne) {
+		return true
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
 	return pgconn.Timeout(err)
