@@ -118,19 +118,29 @@ func TestParsePgbenchLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := parsePgbenchLogs([]string{filepath.Join(dir, "tx.1"), filepath.Join(dir, "tx.1.1")})
+	logs := []string{filepath.Join(dir, "tx.1"), filepath.Join(dir, "tx.1.1")}
+	s, err := parsePgbenchLogs(logs, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Requests != 4 || s.Errors != 1 {
 		t.Errorf("requests %d errors %d, want 4 and 1", s.Requests, s.Errors)
 	}
-	// From the first start (0.100 s - 1 ms) to the last end (0.300 s).
-	if want := 0.201; s.Seconds < want-1e-9 || s.Seconds > want+1e-9 {
+	// From the first start (0.100 s - 1 ms) to the last end (0.400 s, the failed one).
+	if want := 0.301; s.Seconds < want-1e-9 || s.Seconds > want+1e-9 {
 		t.Errorf("seconds = %v, want %v", s.Seconds, want)
 	}
 	if s.P50 != 2 || s.P99 != 3 {
 		t.Errorf("p50 %v p99 %v, want 2 and 3 ms", s.P50, s.P99)
+	}
+	// A warm-up of 150 ms leaves out the two transactions that started
+	// before 0.099 s + 0.150 s.
+	s, err = parsePgbenchLogs(logs, 150*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 2 || s.Errors != 1 || s.P50 != 2 {
+		t.Errorf("after the warm-up: %+v", s)
 	}
 }
 

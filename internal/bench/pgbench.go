@@ -99,7 +99,9 @@ type Pgbench struct {
 	Script   string
 	Clients  int
 	Duration time.Duration
-	// Warmup runs the script first for this long, unmeasured.
+	// Warmup is the first part of the run, left out of the figures: the
+	// connections are made, the statements prepared and the caches warm
+	// before the measured part starts, as on the HTTP side.
 	Warmup time.Duration
 	// DB is the database to run in.
 	DB string
@@ -148,12 +150,7 @@ func RunPgbench(ctx context.Context, c *pgembed.Cluster, p Pgbench, threads int)
 		}
 		return out.String(), nil
 	}
-	if p.Warmup > 0 {
-		if _, err := run(p.Warmup, ""); err != nil {
-			return Stats{}, err
-		}
-	}
-	out, err := run(p.Duration, filepath.Join(dir, "tx"))
+	out, err := run(p.Warmup+p.Duration, filepath.Join(dir, "tx"))
 	if err != nil {
 		return Stats{}, err
 	}
@@ -161,7 +158,7 @@ func RunPgbench(ctx context.Context, c *pgembed.Cluster, p Pgbench, threads int)
 	if len(logs) == 0 {
 		return Stats{}, fmt.Errorf("bench: pgbench %s wrote no transaction log: %s", p.Name, lastLines(out, 15))
 	}
-	s, err := parsePgbenchLogs(logs)
+	s, err := parsePgbenchLogs(logs, p.Warmup)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -176,17 +173,22 @@ func RunPgbench(ctx context.Context, c *pgembed.Cluster, p Pgbench, threads int)
 // parsePgbenchLogs reads pgbench's per-transaction logs ("client_id
 // transaction_no time script_no time_epoch time_us", time being the
 // latency in microseconds and time_epoch/time_us the end of the
-// transaction) into Stats.
-func parsePgbenchLogs(paths []string) (Stats, error) {
+// transaction) into Stats, leaving out the transactions that started in
+// the first skip of the run.
+func parsePgbenchLogs(paths []string, skip time.Duration) (Stats, error) {
+	type tx struct {
+		start   time.Time
+		latency time.Duration
+		failed  string
+	}
 	var (
-		s          Stats
-		latencies  []time.Duration
-		first, end time.Time
+		txs   []tx
+		first time.Time
 	)
 	for _, path := range paths {
 		f, err := os.Open(path)
 		if err != nil {
-			return s, err
+			return Stats{}, err
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -194,35 +196,59 @@ func parsePgbenchLogs(paths []string) (Stats, error) {
 			if len(fields) < 6 {
 				continue
 			}
-			s.Requests++
 			lat, err1 := strconv.ParseInt(fields[2], 10, 64)
 			sec, err2 := strconv.ParseInt(fields[4], 10, 64)
 			usec, err3 := strconv.ParseInt(fields[5], 10, 64)
-			if err1 != nil || err2 != nil || err3 != nil {
-				// "failed" or "skipped" instead of a latency.
-				s.Errors++
-				if s.FirstError == "" {
-					s.FirstError = "pgbench log: " + sc.Text()
-				}
+			if err2 != nil || err3 != nil {
 				continue
 			}
-			latency := time.Duration(lat) * time.Microsecond
 			done := time.Unix(sec, usec*1000)
-			if start := done.Add(-latency); first.IsZero() || start.Before(first) {
-				first = start
+			t := tx{start: done, latency: time.Duration(lat) * time.Microsecond}
+			if err1 != nil {
+				// "failed" or "skipped" instead of a latency.
+				t.failed = "pgbench log: " + sc.Text()
+			} else {
+				t.start = done.Add(-t.latency)
 			}
-			if done.After(end) {
-				end = done
+			if first.IsZero() || t.start.Before(first) {
+				first = t.start
 			}
-			latencies = append(latencies, latency)
+			txs = append(txs, t)
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {
-			return s, err
+			return Stats{}, err
 		}
 	}
-	if !first.IsZero() {
-		s.Seconds = end.Sub(first).Seconds()
+	var (
+		s         Stats
+		latencies []time.Duration
+		begin     time.Time
+		end       time.Time
+		cutoff    = first.Add(skip)
+	)
+	for _, t := range txs {
+		if t.start.Before(cutoff) {
+			continue
+		}
+		s.Requests++
+		if begin.IsZero() || t.start.Before(begin) {
+			begin = t.start
+		}
+		if done := t.start.Add(t.latency); done.After(end) {
+			end = done
+		}
+		if t.failed != "" {
+			s.Errors++
+			if s.FirstError == "" {
+				s.FirstError = t.failed
+			}
+			continue
+		}
+		latencies = append(latencies, t.latency)
+	}
+	if !begin.IsZero() {
+		s.Seconds = end.Sub(begin).Seconds()
 	}
 	summarise(&s, latencies)
 	return s, nil
