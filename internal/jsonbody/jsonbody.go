@@ -57,8 +57,10 @@ func Decode(body []byte, dst any) error {
 	return nil
 }
 
-// Check refuses, with MALFORMED_JSON, what encoding/json would accept
-// silently or what the database would refuse later as an internal error:
+// Check refuses what encoding/json would accept silently or what the
+// database would refuse later as an internal error, with MALFORMED_JSON
+// (VALIDATION_FAILED naming the field, such as "metadata.tags[2]", for a
+// NUL character in a string value):
 //   - bytes that are not UTF-8 (encoding/json replaces them with U+FFFD);
 //   - a key repeated in one object (encoding/json keeps the last, so two
 //     readers of the same body could disagree about its meaning);
@@ -74,11 +76,28 @@ func Check(body []byte) error {
 		return licensing.Errorf(licensing.CodeMalformedJSON, "the body is not valid UTF-8")
 	}
 	// Each open object or array is a frame; in an object, wantKey says
-	// whether the next token is a key or a value.
+	// whether the next token is a key or a value, and key is the last key;
+	// in an array, index counts the values so far.
 	type frame struct {
 		object  bool
 		wantKey bool
+		key     string
+		index   int
 		keys    map[string]struct{}
+	}
+	path := func(stack []frame) string {
+		var b strings.Builder
+		for i, f := range stack {
+			switch {
+			case f.object && i > 0:
+				b.WriteString("." + f.key)
+			case f.object:
+				b.WriteString(f.key)
+			default:
+				fmt.Fprintf(&b, "[%d]", f.index-1)
+			}
+		}
+		return truncate(b.String(), 200)
 	}
 	var stack []frame
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -97,8 +116,11 @@ func Check(body []byte) error {
 			continue
 		}
 		isKey := top != nil && top.object && top.wantKey
-		if top != nil && top.object {
+		switch {
+		case top != nil && top.object:
 			top.wantKey = !top.wantKey
+		case top != nil:
+			top.index++
 		}
 		switch v := tok.(type) {
 		case json.Delim:
@@ -108,9 +130,13 @@ func Check(body []byte) error {
 			stack = append(stack, frame{object: v == '{', wantKey: v == '{'})
 		case string:
 			if strings.IndexByte(v, 0) >= 0 {
-				return licensing.Errorf(licensing.CodeMalformedJSON, "a string in the body holds a NUL character")
+				if isKey || len(stack) == 0 {
+					return licensing.Errorf(licensing.CodeMalformedJSON, "a key in the body holds a NUL character")
+				}
+				return licensing.Invalid(licensing.FieldError{Field: path(stack), Message: "must not contain a NUL character"})
 			}
 			if isKey {
+				top.key = v
 				if top.keys == nil {
 					top.keys = make(map[string]struct{})
 				}

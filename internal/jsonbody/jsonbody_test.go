@@ -44,9 +44,10 @@ func TestDecodeHostile(t *testing.T) {
 		{"duplicate key in array of objects", `{"result":[{"a":1},{"b":1,"b":2}]}`, licensing.CodeMalformedJSON},
 		{"too deep", deep, licensing.CodeMalformedJSON},
 		{"too deep in metadata", `{"metadata":` + deep + `}`, licensing.CodeMalformedJSON},
-		{"NUL escaped", `{"name":"a\u0000b"}`, licensing.CodeMalformedJSON},
+		{"NUL escaped", `{"name":"a\u0000b"}`, licensing.CodeValidation},
+		{"NUL deep", `{"labels":{"x":[1,{"y":"\u0000"}]}}`, licensing.CodeValidation},
 		{"NUL in a key", `{"metadata":{"a\u0000":1}}`, licensing.CodeMalformedJSON},
-		{"raw NUL", "{\"name\":\"a\x00b\"}", licensing.CodeMalformedJSON},
+		{"raw NUL", "{\"name\":\"a\x00b\"}", licensing.CodeMalformedJSON}, // a control character: a syntax error
 		{"invalid UTF-8", "{\"name\":\"\xff\xfe\"}", licensing.CodeMalformedJSON},
 		{"invalid UTF-8 outside strings", "{\"name\":\"a\"}\xff", licensing.CodeMalformedJSON},
 		{"NaN", `{"usage":NaN}`, licensing.CodeMalformedJSON},
@@ -119,4 +120,19 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted invalid metadata %q", dst.Metadata)
 		}
 	})
+}
+
+func TestNULNamesTheField(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"name":"a\u0000"}`:                      "name",
+		`{"labels":{"x":[1,{"y":"\u0000"}]}}`:     "labels.x[1].y",
+		`{"tags":["a","b","\u0000"],"name":"ok"}`: "tags[2]",
+	} {
+		err := Decode([]byte(body), &fuzzBody{})
+		var le *licensing.Error
+		if !errors.As(err, &le) || le.Code != licensing.CodeValidation || len(le.Fields) != 1 || le.Fields[0].Field != want {
+			t.Errorf("%s: %v %+v, want field %s", body, err, le, want)
+		}
+	}
 }

@@ -48,9 +48,9 @@ func Main(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
-	if fuzzWorker() {
-		// A `go test -fuzz` worker runs only the fuzz target, which needs
-		// no database: starting a cluster per worker would be waste.
+	if fuzzWorker() && os.Getenv("TEST_DATABASE_URL") == "" {
+		// A `go test -fuzz` worker whose coordinator has no cluster (see
+		// below) runs a fuzz target that needs no database.
 		return m.Run()
 	}
 	var dataDir string
@@ -81,6 +81,12 @@ func run(m *testing.M) int {
 			return 2
 		}
 		baseURL = cluster.URL("postgres")
+		if fuzzing() {
+			// `go test -fuzz` workers are processes started with this
+			// environment: they share this cluster instead of each
+			// starting their own.
+			os.Setenv("TEST_DATABASE_URL", baseURL)
+		}
 	}
 	if err := buildTemplate(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
@@ -96,6 +102,16 @@ func run(m *testing.M) int {
 func fuzzWorker() bool {
 	for _, a := range os.Args[1:] {
 		if strings.HasPrefix(a, "-test.fuzzworker") {
+			return true
+		}
+	}
+	return false
+}
+
+// fuzzing reports whether this process coordinates `go test -fuzz`.
+func fuzzing() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz=") && a != "-test.fuzz=" {
 			return true
 		}
 	}
