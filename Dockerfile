@@ -3,7 +3,7 @@
 # beside PostgreSQL (see docker-compose.yml). Build alone with
 #   docker build -t licensing .
 
-# Build every command of cmd/ (licensingd, licensectl, ...) as static binaries.
+# Build the server and the admin CLI as static binaries.
 FROM golang:1.26 AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath
@@ -12,7 +12,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    go build -ldflags='-s -w' -o /out/ ./cmd/...
+    go build -ldflags='-s -w' -o /out/ ./cmd/licensingd ./cmd/licensectl
 
 # Run as an unprivileged user on an image with no shell and no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot

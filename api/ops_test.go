@@ -115,7 +115,7 @@ func TestMetricsCountRequestsByRoutePattern(t *testing.T) {
 		t.Errorf("pgxpool_acquire_count %v, want >= 1", m)
 	}
 	for _, name := range []string{"pgxpool_acquired_conns", "pgxpool_idle_conns", "pgxpool_total_conns",
-		"pgxpool_acquire_duration_ns", "pgxpool_empty_acquire", "go_goroutines", "process_cpu_seconds_total"} {
+		"pgxpool_acquire_duration_ns", "pgxpool_empty_acquire", "go_goroutines", "go_build_info", "process_cpu_seconds_total"} {
 		if fams[name] == nil {
 			t.Errorf("no %s in the metrics", name)
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -172,7 +173,8 @@ func requestID(c *gin.Context) string {
 // recoverProblem turns a panic into a logged 500 problem detail.
 func recoverProblem() gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
-		logger(c).ErrorContext(c.Request.Context(), "panic in handler", "panic", rec, "path", c.Request.URL.Path)
+		logger(c).ErrorContext(c.Request.Context(), "panic in handler",
+			"panic", rec, "route", c.FullPath(), "stack", string(debug.Stack()))
 		writeError(c, licensing.Internal(nil))
 	})
 }

@@ -128,6 +128,16 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(entrypoint, "licensingd") {
 		t.Errorf("ENTRYPOINT %s is not licensingd", entrypoint)
 	}
+	// Every command the image builds exists.
+	build := regexp.MustCompile(`go build [^\n]*`).FindString(string(raw))
+	for _, pkg := range regexp.MustCompile(`\./cmd/[a-z]+`).FindAllString(build, -1) {
+		if _, err := os.Stat("../../" + pkg + "/main.go"); err != nil {
+			t.Errorf("the Dockerfile builds %s, which does not exist", pkg)
+		}
+	}
+	if !strings.Contains(build, "./cmd/licensingd") {
+		t.Errorf("the Dockerfile does not build licensingd: %s", build)
+	}
 	ignore, err := os.ReadFile("../../.dockerignore")
 	if err != nil || !regexp.MustCompile(`(?m)^\.data$`).Match(ignore) {
 		t.Errorf(".dockerignore must keep .data (the private cluster) out of the build context: %v", err)

@@ -47,6 +47,7 @@ func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), // go_build_info: the module version and Go release
 		pgxpoolprometheus.NewCollector(pool, nil),
 	)
 	return reg
