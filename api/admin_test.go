@@ -322,7 +322,9 @@ func TestCreateValidatesEachField(t *testing.T) {
 		}
 	}
 	wantProblem(t, env.Do(http.MethodPost, "/api/licenses", env.AdminToken, `{"tenant_id":`), http.StatusBadRequest, "MALFORMED_JSON")
-	wantProblem(t, env.Do(http.MethodPost, "/api/licenses", env.AdminToken, with("tenant_name", "a\x00b")), http.StatusBadRequest, "MALFORMED_JSON")
+	if p := wantProblem(t, env.Do(http.MethodPost, "/api/licenses", env.AdminToken, with("tenant_name", "a\x00b")), http.StatusBadRequest, "VALIDATION_FAILED"); !slices.Equal(p.fields(), []string{"tenant_name"}) {
+		t.Errorf("NUL in tenant_name: fields %v", p.fields())
+	}
 	wantProblem(t, env.Do(http.MethodPost, "/api/licenses", env.AdminToken, "x", "Content-Type", "text/plain"), http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
 	r := env.Do(http.MethodGet, "/api/licenses", env.AdminToken, nil)
 	if !strings.Contains(string(r.Body), `"items":[]`) {
