@@ -78,14 +78,7 @@ func actor(c *gin.Context) string { return c.GetString(ctxActor) }
 
 // licenseID parses the :id path parameter. A malformed id is 400 (it can
 // name no license), an unknown one 404 from the service.
-func licenseID(c *gin.Context) (uuid.UUID, bool) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		writeError(c, licensing.Invalid(licensing.FieldError{Field: "id", Message: "must be a UUID"}))
-		return uuid.Nil, false
-	}
-	return id, true
-}
+func licenseID(c *gin.Context) (uuid.UUID, bool) { return pathID(c) }
 
 // licenseJSON is a license on the wire (schema License).
 type licenseJSON struct {

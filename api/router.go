@@ -99,6 +99,7 @@ func NewRouter(d Deps) *gin.Engine {
 	registerConsole(r, d)
 	registerTokens(r, d)
 	registerAdmin(r, d)
+	registerQuota(r, d)
 	return r
 }
 

@@ -1,6 +1,9 @@
 package licensing
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // The administrative statuses of a license (licenses.status) and the two
 // statuses that follow from its dates (reported as effective_status).
@@ -27,4 +30,28 @@ func EffectiveStatus(status string, validFrom, validTo, at time.Time) string {
 		return StatusExpired
 	}
 	return StatusActive
+}
+
+// StatusError is the refusal of an operation by a license with this
+// effective status: nil for ACTIVE, else a 403 LICENSE_SUSPENDED,
+// LICENSE_REVOKED, LICENSE_EXPIRED or LICENSE_NOT_YET_VALID carrying the
+// effective_status member.
+func StatusError(effective string) error {
+	var code Code
+	var msg string
+	switch effective {
+	case StatusActive:
+		return nil
+	case StatusSuspended:
+		code, msg = CodeLicenseSuspended, "the license is suspended"
+	case StatusRevoked:
+		code, msg = CodeLicenseRevoked, "the license is revoked"
+	case StatusExpired:
+		code, msg = CodeLicenseExpired, "the license has expired"
+	case StatusNotYetValid:
+		code, msg = CodeLicenseNotYetValid, "the license is not valid yet"
+	default:
+		return Internal(fmt.Errorf("licensing: unknown effective status %q", effective))
+	}
+	return &Error{Code: code, Message: msg, Extra: map[string]any{"effective_status": effective}}
 }

@@ -54,7 +54,7 @@ type RateLimit struct {
 	Quota  int64
 	Window int64
 	// Remaining is what is left now (r); Reset the seconds until a unit
-	// frees (t): 0 while some remain, unknown (-1) when none ever will.
+	// frees (t): 0 while some remain, a day when none ever will (limit 0).
 	Remaining int64
 	Reset     int64
 }
@@ -87,24 +87,6 @@ const (
 	lockShared                    // finishes
 )
 
-// StatusError is the refusal for a license that may not operate, by its
-// effective status; nil for ACTIVE.
-func StatusError(effective string) error {
-	switch effective {
-	case "ACTIVE":
-		return nil
-	case "SUSPENDED":
-		return licensing.Errorf(licensing.CodeLicenseSuspended, "the license is suspended")
-	case "REVOKED":
-		return licensing.Errorf(licensing.CodeLicenseRevoked, "the license is revoked")
-	case "EXPIRED":
-		return licensing.Errorf(licensing.CodeLicenseExpired, "the license has expired")
-	case "NOT_YET_VALID":
-		return licensing.Errorf(licensing.CodeLicenseNotYetValid, "the license is not valid yet")
-	}
-	return licensing.Internal(errors.New("quota: unknown effective status " + effective))
-}
-
 // checkKey validates an Idempotency-Key header ("" means none).
 func checkKey(key string) error {
 	if key == "" {
@@ -136,7 +118,9 @@ func requestHash(op string, normalized any) []byte {
 // decide runs one quota decision: it locks the license row, answers a
 // replayed Idempotency-Key from the stored response, runs fn, and stores
 // fn's success under the key, all in one READ COMMITTED transaction.
-func (s *Service) decide(ctx context.Context, licenseID uuid.UUID, mode lockMode, key string, hash []byte,
+// A replay carries the current state of policy ("apps", "executions" or
+// "" for none) in its Limit.
+func (s *Service) decide(ctx context.Context, licenseID uuid.UUID, mode lockMode, policy, key string, hash []byte,
 	fn func(q *db.Queries) (Outcome, error)) (Outcome, error) {
 	var out Outcome
 	err := postgres.WithTx(ctx, s.pool, func(q *db.Queries) error {
@@ -156,7 +140,7 @@ func (s *Service) decide(ctx context.Context, licenseID uuid.UUID, mode lockMode
 			effective = l.EffectiveStatus
 		}
 		// Refuse early; the deciding statement checks again at its own clock.
-		if err := StatusError(effective); err != nil {
+		if err := licensing.StatusError(effective); err != nil {
 			return err
 		}
 		if key != "" {
@@ -168,6 +152,13 @@ func (s *Service) decide(ctx context.Context, licenseID uuid.UUID, mode lockMode
 						"this Idempotency-Key was used with another request in the last 24 hours")
 				}
 				out = Outcome{Status: int(stored.ResponseStatus), Body: stored.ResponseBody, Replayed: true}
+				if policy != "" {
+					u, err := q.LicenseUsageGet(ctx, licenseID)
+					if err != nil {
+						return err
+					}
+					out.Limit = limitOf(policy, u)
+				}
 				return nil
 			case !errors.Is(err, pgx.ErrNoRows):
 				return err
@@ -226,6 +217,22 @@ func marshal(v any) (json.RawMessage, error) {
 	return b, nil
 }
 
+// limitOf is the current state of a policy, from the license_usage view.
+func limitOf(policy string, u db.LicenseUsage) *RateLimit {
+	if policy == "apps" {
+		return &RateLimit{Policy: policy, Quota: int64(u.MaxApps), Remaining: u.AppsRemaining}
+	}
+	l := &RateLimit{Policy: policy, Quota: int64(u.MaxExecutions), Window: WindowSeconds, Remaining: u.ExecutionsRemaining}
+	switch {
+	case l.Remaining > 0:
+	case u.NextSlotAt != nil:
+		l.Reset = ceilSeconds(u.NextSlotAt.Sub(u.At))
+	default:
+		l.Reset = WindowSeconds
+	}
+	return l
+}
+
 // ceilSeconds is d in whole seconds, rounded up, at least 1.
 func ceilSeconds(d time.Duration) int64 {
 	s := int64(math.Ceil(d.Seconds()))
@@ -259,7 +266,7 @@ func (s *Service) RegisterApp(ctx context.Context, licenseID uuid.UUID, key stri
 	req.Metadata = metadata
 	hash := requestHash(opRegister, req)
 
-	return s.decide(ctx, licenseID, lockExclusive, key, hash, func(q *db.Queries) (Outcome, error) {
+	return s.decide(ctx, licenseID, lockExclusive, "apps", key, hash, func(q *db.Queries) (Outcome, error) {
 		r, err := q.ApplicationRegister(ctx, db.ApplicationRegisterParams{
 			LicenseID:   licenseID,
 			Name:        req.Name,
@@ -270,7 +277,7 @@ func (s *Service) RegisterApp(ctx context.Context, licenseID uuid.UUID, key stri
 		if err != nil {
 			return Outcome{}, err
 		}
-		if err := StatusError(r.EffectiveStatus); err != nil {
+		if err := licensing.StatusError(r.EffectiveStatus); err != nil {
 			return Outcome{}, err
 		}
 		used := r.Used
@@ -330,7 +337,7 @@ func (s *Service) StartJob(ctx context.Context, licenseID uuid.UUID, key string,
 	req.ApplicationID = appID.String()
 	hash := requestHash(opStart, req)
 
-	return s.decide(ctx, licenseID, lockExclusive, key, hash, func(q *db.Queries) (Outcome, error) {
+	return s.decide(ctx, licenseID, lockExclusive, "executions", key, hash, func(q *db.Queries) (Outcome, error) {
 		r, err := q.JobStart(ctx, db.JobStartParams{
 			LicenseID:     licenseID,
 			ApplicationID: appID,
@@ -341,7 +348,7 @@ func (s *Service) StartJob(ctx context.Context, licenseID uuid.UUID, key string,
 		if err != nil {
 			return Outcome{}, err
 		}
-		if err := StatusError(r.EffectiveStatus); err != nil {
+		if err := licensing.StatusError(r.EffectiveStatus); err != nil {
 			return Outcome{}, err
 		}
 		if !r.AppFound {
@@ -434,7 +441,7 @@ func (s *Service) FinishJob(ctx context.Context, licenseID uuid.UUID, key string
 	req.JobID = jobID.String()
 	hash := requestHash(opFinish, req)
 
-	return s.decide(ctx, licenseID, lockShared, key, hash, func(q *db.Queries) (Outcome, error) {
+	return s.decide(ctx, licenseID, lockShared, "", key, hash, func(q *db.Queries) (Outcome, error) {
 		r, err := q.JobFinish(ctx, db.JobFinishParams{
 			LicenseID:    licenseID,
 			ID:           jobID,
@@ -447,7 +454,7 @@ func (s *Service) FinishJob(ctx context.Context, licenseID uuid.UUID, key string
 		if err != nil {
 			return Outcome{}, err
 		}
-		if err := StatusError(r.EffectiveStatus); err != nil {
+		if err := licensing.StatusError(r.EffectiveStatus); err != nil {
 			return Outcome{}, err
 		}
 		// Read back in a statement of its own: it sees this finish, or the
@@ -483,12 +490,12 @@ func (s *Service) FinishJob(ctx context.Context, licenseID uuid.UUID, key string
 // counting against max_apps; its jobs stay. Deleting an already deleted
 // application succeeds. Errors: APP_NOT_FOUND, the LICENSE_* refusals.
 func (s *Service) DeleteApp(ctx context.Context, licenseID, appID uuid.UUID) error {
-	_, err := s.decide(ctx, licenseID, lockExclusive, "", nil, func(q *db.Queries) (Outcome, error) {
+	_, err := s.decide(ctx, licenseID, lockExclusive, "", "", nil, func(q *db.Queries) (Outcome, error) {
 		r, err := q.ApplicationDelete(ctx, db.ApplicationDeleteParams{ID: appID, LicenseID: licenseID})
 		if err != nil {
 			return Outcome{}, err
 		}
-		if err := StatusError(r.EffectiveStatus); err != nil {
+		if err := licensing.StatusError(r.EffectiveStatus); err != nil {
 			return Outcome{}, err
 		}
 		if !r.Found {

@@ -342,7 +342,7 @@ func TestIdempotency(t *testing.T) {
 	}
 	reg.Metadata = json.RawMessage(`{"y":2,"x":1}`) // the same body, written differently
 	o2, err := e.svc.RegisterApp(e.ctx, lic, "reg-1", reg)
-	if err != nil || !o2.Replayed || o2.Status != 201 {
+	if err != nil || !o2.Replayed || o2.Status != 201 || o2.Limit == nil || o2.Limit.Policy != "apps" || o2.Limit.Remaining != 1 {
 		t.Fatalf("replay: %+v %v", o2, err)
 	}
 	assertSameJSON(t, o1.Body, o2.Body)

@@ -515,7 +515,7 @@ func (s *Service) verify(ctx context.Context, raw string) (db.License, *Claims, 
 	if claims.Version != lic.TokenVersion {
 		return db.License{}, nil, invalidToken("the token was superseded by a newer one", fmt.Errorf("ver %d, license has %d", claims.Version, lic.TokenVersion))
 	}
-	if err := operable(row.EffectiveStatus); err != nil {
+	if err := licensing.StatusError(row.EffectiveStatus); err != nil {
 		return db.License{}, nil, err
 	}
 	return lic, claims, nil
@@ -525,27 +525,6 @@ func (s *Service) verify(ctx context.Context, raw string) (db.License, *Claims, 
 // (RFC 7515 §4.1.9: media types compare case-insensitively).
 func isTokenType(typ string) bool {
 	return strings.EqualFold(typ, Type) || strings.EqualFold(typ, "application/"+Type)
-}
-
-// operable maps a license's effective status to the error refusing it.
-func operable(effective string) error {
-	switch effective {
-	case "ACTIVE":
-		return nil
-	case "SUSPENDED":
-		return licensingError(licensing.CodeLicenseSuspended, "the license is suspended", effective)
-	case "REVOKED":
-		return licensingError(licensing.CodeLicenseRevoked, "the license is revoked", effective)
-	case "EXPIRED":
-		return licensingError(licensing.CodeLicenseExpired, "the license has expired", effective)
-	case "NOT_YET_VALID":
-		return licensingError(licensing.CodeLicenseNotYetValid, "the license is not valid yet", effective)
-	}
-	return licensing.Internal(fmt.Errorf("tokens: unknown effective status %q", effective))
-}
-
-func licensingError(code licensing.Code, msg, effective string) *licensing.Error {
-	return &licensing.Error{Code: code, Message: msg, Extra: map[string]any{"effective_status": effective}}
 }
 
 func invalidToken(msg string, cause error) *licensing.Error {
