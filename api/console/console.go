@@ -141,10 +141,6 @@ type Options struct {
 	// address need the same secret. Empty draws a random one, so sessions
 	// end when the process restarts.
 	Secret []byte
-	// SecureCookies marks cookies Secure even on plain HTTP requests (for a
-	// TLS-terminating proxy in front). Requests over TLS always get Secure
-	// cookies.
-	SecureCookies bool
 	// StatusOf maps an error code to its HTTP status: the API's one map.
 	StatusOf func(licensing.Code) int
 	// SessionTTL bounds a session's life; 0 means 12 hours.

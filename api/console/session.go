@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -59,9 +60,13 @@ func deriveKeys(secret []byte) (keys, error) {
 	return k, nil
 }
 
-// secure reports whether cookies set in reply to r must be Secure.
-func (cs *Console) secure(r *http.Request) bool {
-	return r.TLS != nil || cs.opts.SecureCookies
+// secure reports whether r came over HTTPS: directly, or through a proxy
+// that ended TLS and says so in X-Forwarded-Proto. Cookies set in reply are
+// then Secure, and the CSRF check expects an https Origin. (A client that
+// fakes the header only makes its own cookies stricter; browsers cannot set
+// it on a cross-site request.)
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // setSession stores the admin key in the session cookie.
@@ -76,7 +81,7 @@ func (cs *Console) setSession(c *gin.Context, key string) error {
 		Path:     cookiePath,
 		MaxAge:   int(cs.opts.SessionTTL.Seconds()),
 		HttpOnly: true,
-		Secure:   cs.secure(c.Request),
+		Secure:   secure(c.Request),
 		SameSite: http.SameSiteStrictMode,
 	})
 	return nil
@@ -90,7 +95,7 @@ func (cs *Console) clearSession(c *gin.Context) {
 		Path:     cookiePath,
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   cs.secure(c.Request),
+		Secure:   secure(c.Request),
 		SameSite: http.SameSiteStrictMode,
 	})
 }
@@ -152,15 +157,19 @@ func adminOf(c *gin.Context) Admin {
 // safeNext returns next when it is a path inside the console, so the
 // sign-in page cannot be used to redirect anywhere else.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, cookiePath+"/") || strings.HasPrefix(next, "//") ||
-		strings.ContainsAny(next, "\\\r\n") || strings.HasPrefix(next, signinPath) {
+	if !strings.HasPrefix(next, basePath+"/") || strings.ContainsAny(next, "\\\r\n") {
 		return licensesPath
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return licensesPath
 	}
-	return next
+	clean := path.Clean(u.Path)
+	if !strings.HasPrefix(clean, basePath+"/") || strings.HasPrefix(clean, signinPath) {
+		return licensesPath
+	}
+	u.Path = clean
+	return u.RequestURI()
 }
 
 // newProtect builds the gorilla/csrf middleware for Secure or plain cookies.
@@ -182,14 +191,12 @@ func (cs *Console) newProtect(k keys, secure bool) func(http.Handler) http.Handl
 // same-origin Origin or Referer).
 func (cs *Console) csrfProtect(c *gin.Context) {
 	r := c.Request
-	if r.TLS == nil {
-		// Plain HTTP (dev mode, or TLS ended by a proxy): gorilla/csrf would
-		// otherwise demand an https Referer.
+	protect := cs.protectSecure
+	if !secure(r) {
+		// Plain HTTP (dev mode): gorilla/csrf would otherwise demand an
+		// https Origin or Referer.
 		r = csrf.PlaintextHTTPRequest(r)
-	}
-	protect := cs.protectPlain
-	if cs.secure(r) {
-		protect = cs.protectSecure
+		protect = cs.protectPlain
 	}
 	passed := false
 	protect(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
