@@ -176,6 +176,58 @@ func (q *Queries) JobGetForFinish(ctx context.Context, arg JobGetForFinishParams
 	return i, err
 }
 
+const jobHourlyStarts = `-- name: JobHourlyStarts :many
+WITH window_hours AS (
+    SELECT generate_series(0, 23) AS hour
+),
+started AS (
+    SELECT
+        LEAST(23, 23 - floor(EXTRACT(EPOCH FROM now() - j.started_at) / 3600)::int) AS hour,
+        count(*) AS starts
+    FROM jobs AS j
+    WHERE j.license_id = $1::uuid
+      AND j.started_at > now() - interval '24 hours'
+    GROUP BY 1
+)
+SELECT
+    w.hour::int AS hour,
+    COALESCE(s.starts, 0)::bigint AS starts
+FROM window_hours AS w
+LEFT JOIN started AS s USING (hour)
+ORDER BY w.hour
+`
+
+type JobHourlyStartsRow struct {
+	Hour   int32 `json:"hour"`
+	Starts int64 `json:"starts"`
+}
+
+// JobHourlyStarts counts a license's job starts in each of the 24 hours
+// before now(), hour 0 the oldest and 23 the one ending now; hours without
+// starts count 0. The hours are counted back from now(), not from the clock
+// hour, so together they are the sliding window license_usage counts. A
+// plain COUNT over the window: for the admin console's chart, never for a
+// quota decision.
+func (q *Queries) JobHourlyStarts(ctx context.Context, licenseID uuid.UUID) ([]JobHourlyStartsRow, error) {
+	rows, err := q.db.Query(ctx, jobHourlyStarts, licenseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []JobHourlyStartsRow{}
+	for rows.Next() {
+		var i JobHourlyStartsRow
+		if err := rows.Scan(&i.Hour, &i.Starts); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const jobList = `-- name: JobList :many
 SELECT id, license_id, application_id, seq, name, description, metadata, status, started_at, finished_at, execution_time, result, error_message, cpu_usage, memory_usage
 FROM jobs AS j

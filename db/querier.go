@@ -64,6 +64,13 @@ type Querier interface {
 	// finished with exactly the outcome asked for: true after JobFinish, or for
 	// a repeated finish (answered with the job); false is a conflict.
 	JobGetForFinish(ctx context.Context, arg JobGetForFinishParams) (JobGetForFinishRow, error)
+	// JobHourlyStarts counts a license's job starts in each of the 24 hours
+	// before now(), hour 0 the oldest and 23 the one ending now; hours without
+	// starts count 0. The hours are counted back from now(), not from the clock
+	// hour, so together they are the sliding window license_usage counts. A
+	// plain COUNT over the window: for the admin console's chart, never for a
+	// quota decision.
+	JobHourlyStarts(ctx context.Context, licenseID uuid.UUID) ([]JobHourlyStartsRow, error)
 	// JobList pages through the license's jobs, newest first, by seq (keyset:
 	// pass the last seq of a page as before_seq). Filters are optional.
 	JobList(ctx context.Context, arg JobListParams) ([]Job, error)
@@ -147,6 +154,9 @@ type Querier interface {
 	// LicenseUsageGet reports a license's usage against its limits (the
 	// license_usage view: apps, executions in the sliding window, next slot).
 	LicenseUsageGet(ctx context.Context, licenseID uuid.UUID) (LicenseUsage, error)
+	// LicenseUsageList reports the usage of several licenses at once (the
+	// license_usage view), for the admin console's list page.
+	LicenseUsageList(ctx context.Context, licenseIds []uuid.UUID) ([]LicenseUsage, error)
 	// LicenseWindowPlainCountGet counts a license's executions in the window row
 	// by row: the reference the fast count is tested against.
 	LicenseWindowPlainCountGet(ctx context.Context, licenseID uuid.UUID) (int64, error)

@@ -133,6 +133,44 @@ func (q *Queries) LicenseUsageGet(ctx context.Context, licenseID uuid.UUID) (Lic
 	return i, err
 }
 
+const licenseUsageList = `-- name: LicenseUsageList :many
+SELECT license_id, tenant_id, effective_status, apps_used, max_apps, apps_remaining, executions_used, max_executions, executions_remaining, next_slot_at, at FROM license_usage WHERE license_id = ANY($1::uuid[])
+`
+
+// LicenseUsageList reports the usage of several licenses at once (the
+// license_usage view), for the admin console's list page.
+func (q *Queries) LicenseUsageList(ctx context.Context, licenseIds []uuid.UUID) ([]LicenseUsage, error) {
+	rows, err := q.db.Query(ctx, licenseUsageList, licenseIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LicenseUsage{}
+	for rows.Next() {
+		var i LicenseUsage
+		if err := rows.Scan(
+			&i.LicenseID,
+			&i.TenantID,
+			&i.EffectiveStatus,
+			&i.AppsUsed,
+			&i.MaxApps,
+			&i.AppsRemaining,
+			&i.ExecutionsUsed,
+			&i.MaxExecutions,
+			&i.ExecutionsRemaining,
+			&i.NextSlotAt,
+			&i.At,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const licenseWindowPlainCountGet = `-- name: LicenseWindowPlainCountGet :one
 SELECT used FROM license_window_plain_count WHERE license_id = $1::uuid
 `

@@ -210,3 +210,29 @@ WHERE j.license_id = @license_id::uuid
   AND (sqlc.narg(before_seq)::bigint IS NULL OR j.seq < sqlc.narg(before_seq)::bigint)
 ORDER BY j.seq DESC
 LIMIT @row_limit::int;
+
+-- name: JobHourlyStarts :many
+-- JobHourlyStarts counts a license's job starts in each of the 24 hours
+-- before now(), hour 0 the oldest and 23 the one ending now; hours without
+-- starts count 0. The hours are counted back from now(), not from the clock
+-- hour, so together they are the sliding window license_usage counts. A
+-- plain COUNT over the window: for the admin console's chart, never for a
+-- quota decision.
+WITH window_hours AS (
+    SELECT generate_series(0, 23) AS hour
+),
+started AS (
+    SELECT
+        LEAST(23, 23 - floor(EXTRACT(EPOCH FROM now() - j.started_at) / 3600)::int) AS hour,
+        count(*) AS starts
+    FROM jobs AS j
+    WHERE j.license_id = @license_id::uuid
+      AND j.started_at > now() - interval '24 hours'
+    GROUP BY 1
+)
+SELECT
+    w.hour::int AS hour,
+    COALESCE(s.starts, 0)::bigint AS starts
+FROM window_hours AS w
+LEFT JOIN started AS s USING (hour)
+ORDER BY w.hour;

@@ -37,6 +37,11 @@ FOR SHARE;
 -- license_usage view: apps, executions in the sliding window, next slot).
 SELECT * FROM license_usage WHERE license_id = @license_id::uuid;
 
+-- name: LicenseUsageList :many
+-- LicenseUsageList reports the usage of several licenses at once (the
+-- license_usage view), for the admin console's list page.
+SELECT * FROM license_usage WHERE license_id = ANY(@license_ids::uuid[]);
+
 -- name: LicenseWindowPlainCountGet :one
 -- LicenseWindowPlainCountGet counts a license's executions in the window row
 -- by row: the reference the fast count is tested against.

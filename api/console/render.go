@@ -255,9 +255,9 @@ type change struct {
 	Changed bool
 }
 
-// changes lists the fields of an audit event, changed ones first marked, in
-// a stable order. Fields equal before and after are left out unless the
-// event has no before (CREATE, TOKEN_ISSUE).
+// changes lists the fields of an audit event in a stable order, marking the
+// ones that changed. Fields equal before and after are left out; an event
+// with no before (CREATE, most TOKEN_ISSUEs) lists every field it recorded.
 func changes(e Event) []change {
 	names := map[string]bool{}
 	for k := range e.Before {
@@ -271,7 +271,7 @@ func changes(e Event) []change {
 		b, hasB := e.Before[k]
 		a, hasA := e.After[k]
 		ch := change{Field: k, Before: showValue(b, hasB), After: showValue(a, hasA)}
-		ch.Changed = hasA != hasB || !reflect.DeepEqual(a, b)
+		ch.Changed = e.Before != nil && (hasA != hasB || !reflect.DeepEqual(a, b))
 		if !ch.Changed && e.Before != nil {
 			continue
 		}

@@ -48,7 +48,7 @@ func TestChangesListsWhatAnEventChanged(t *testing.T) {
 	}
 	// A CREATE (no before) lists every field it set.
 	created := changes(Event{After: map[string]any{"tenant_id": "acme", "max_apps": 2.0}})
-	if len(created) != 2 || created[0].Before != "" || created[0].After != "2" {
+	if len(created) != 2 || created[0].Before != "" || created[0].After != "2" || created[0].Changed {
 		t.Errorf("create changes %+v", created)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/api"
+	"github.com/licensing-service/licensing/api/console"
 	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
@@ -36,6 +37,8 @@ type App struct {
 	Admin *admin.Service
 	// Quota decides registrations and job starts.
 	Quota *quota.Service
+	// Console is the admin console served at /console.
+	Console *console.Console
 
 	stop func() // ends the background work (the pruner)
 }
@@ -55,6 +58,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	a.Admin = admin.New(pool, admin.Config{AdminToken: cfg.AdminToken}, a.Tokens, log)
 	a.Quota = quota.New(pool, log)
 	a.stop = a.startPruner(cfg.PruneInterval)
+	a.Console, err = console.New(console.Options{
+		Service:  console.Domain{Admin: a.Admin, Quota: a.Quota},
+		Logger:   log,
+		Secret:   []byte(cfg.ConsoleSecret),
+		StatusOf: api.StatusOf,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a.Router = api.NewRouter(api.Deps{
 		Logger:         log,
 		Pool:           pool,
@@ -65,6 +77,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 		Admin:          a.Admin,
 		Quota:          a.Quota,
 		TrustedProxies: cfg.TrustedProxies,
+		Console:        a.Console,
 	})
 	return a, nil
 }
