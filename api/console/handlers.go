@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,11 +57,25 @@ type form struct {
 
 func newForm() *form { return &form{Values: map[string]string{}, Errors: map[string]string{}} }
 
-// fail records msg next to field (the first message per field wins).
+// fail records msg next to field (the first message per field wins), as a
+// sentence: the service's messages start in lower case ("must be ...").
 func (f *form) fail(field, msg string) {
 	if _, ok := f.Errors[field]; !ok {
-		f.Errors[field] = msg
+		f.Errors[field] = sentence(msg)
 	}
+}
+
+// sentence capitalises msg and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 // ok reports whether no field failed.
@@ -512,7 +528,7 @@ func (cs *Console) lifecycle(action string) gin.HandlerFunc {
 			if len(e.Fields) > 0 {
 				fields = map[string]string{}
 				for _, fe := range e.Fields {
-					fields[action+"_"+fieldName(fe.Field)] = fe.Message
+					fields[action+"_"+fieldName(fe.Field)] = sentence(fe.Message)
 				}
 			}
 			cs.showDetail(c, st, &view{Error: e.Message}, fields)
