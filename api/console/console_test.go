@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -13,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/licensing-service/licensing/internal/apitest"
+	"github.com/licensing-service/licensing/internal/licensing"
 	"github.com/licensing-service/licensing/internal/pgtest"
+	"github.com/licensing-service/licensing/internal/quota"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -450,8 +455,8 @@ func TestCreateLicenseForm(t *testing.T) {
 		t.Fatalf("created %+v", l)
 	}
 	// The token shown is a working license token.
-	if r := env.Do(http.MethodGet, "/api/quota", token, nil); r.Status != http.StatusOK {
-		t.Fatalf("the shown token: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, token); code != "" {
+		t.Fatalf("the shown token is refused: %s", code)
 	}
 	// The audit trail names the console's admin.
 	r := env.Do(http.MethodGet, "/api/licenses/"+id+"/events", env.AdminToken, nil)
@@ -476,16 +481,7 @@ func TestLicensesListSearchFilterAndPages(t *testing.T) {
 		t.Fatalf("suspend: %d %s", r.Status, r.Body)
 	}
 	// Some usage for acme: one app, two jobs.
-	app := env.Do(http.MethodPost, "/api/apps/register", acme.Token, map[string]any{"name": "billing"})
-	if app.Status != http.StatusCreated {
-		t.Fatalf("register: %d %s", app.Status, app.Body)
-	}
-	appID := app.JSON(t)["id"]
-	for range 2 {
-		if r := env.Do(http.MethodPost, "/api/jobs/start", acme.Token, map[string]any{"application_id": appID, "name": "run"}); r.Status != http.StatusCreated {
-			t.Fatalf("start: %d %s", r.Status, r.Body)
-		}
-	}
+	startJobs(t, env, acme.ID, registerApp(t, env, acme.ID, "billing"), 2)
 
 	b := newBrowser(t, env)
 	b.signIn()
@@ -538,15 +534,7 @@ func TestLicenseDetailPage(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
 	l := createLicense(t, env, "detail", map[string]any{"tenant_name": "Detail & Sons", "max_apps": 4, "max_executions_per_24h": 3})
-	app := env.Do(http.MethodPost, "/api/apps/register", l.Token, map[string]any{"name": "worker"})
-	if app.Status != http.StatusCreated {
-		t.Fatalf("register: %d %s", app.Status, app.Body)
-	}
-	for range 3 {
-		if r := env.Do(http.MethodPost, "/api/jobs/start", l.Token, map[string]any{"application_id": app.JSON(t)["id"], "name": "run"}); r.Status != http.StatusCreated {
-			t.Fatalf("start: %d %s", r.Status, r.Body)
-		}
-	}
+	startJobs(t, env, l.ID, registerApp(t, env, l.ID, "worker"), 3)
 	b := newBrowser(t, env)
 	b.signIn()
 	p := b.get("/console/licenses/" + l.ID)
@@ -637,8 +625,8 @@ func TestLifecycleForms(t *testing.T) {
 		t.Fatalf("suspend: %d to %q:\n%s", p.Status, p.Location, p.Body)
 	}
 	must(t, b.get(p.Location), http.StatusOK, "License suspended.", "“unpaid invoice”", `action="`+base+`/reactivate"`)
-	if r := env.Do(http.MethodGet, "/api/quota", l.Token, nil); r.Status != http.StatusForbidden || r.JSON(t)["code"] != "LICENSE_SUSPENDED" {
-		t.Fatalf("token of a suspended license: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, l.Token); code != licensing.CodeLicenseSuspended {
+		t.Fatalf("token of a suspended license: %q", code)
 	}
 	// Suspending twice is refused with the service's message.
 	p = b.post(base+"/suspend", nil)
@@ -648,8 +636,8 @@ func TestLifecycleForms(t *testing.T) {
 	if p.Status != http.StatusSeeOther || p.Location != base+"?done=reactivated" {
 		t.Fatalf("reactivate: %d to %q", p.Status, p.Location)
 	}
-	if r := env.Do(http.MethodGet, "/api/quota", l.Token, nil); r.Status != http.StatusOK {
-		t.Fatalf("token after reactivation: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, l.Token); code != "" {
+		t.Fatalf("token after reactivation: %s", code)
 	}
 	p = b.post(base+"/suspend", url.Values{"reason": {strings.Repeat("x", 1001)}})
 	must(t, p, http.StatusBadRequest)
@@ -672,8 +660,8 @@ func TestLifecycleForms(t *testing.T) {
 	if strings.Contains(p.Body, `action="`+base+`/reactivate"`) || strings.Contains(p.Body, `action="`+base+`/tokens"`) {
 		t.Error("a revoked license still offers actions")
 	}
-	if r := env.Do(http.MethodGet, "/api/quota", l.Token, nil); r.Status != http.StatusForbidden || r.JSON(t)["code"] != "LICENSE_REVOKED" {
-		t.Fatalf("token of a revoked license: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, l.Token); code != licensing.CodeLicenseRevoked {
+		t.Fatalf("token of a revoked license: %q", code)
 	}
 	// Reactivating a revoked license is refused (a stale page could send it).
 	p = b.post(base+"/reactivate", nil)
@@ -694,19 +682,19 @@ func TestIssueTokenForm(t *testing.T) {
 	must(t, p, http.StatusCreated, "New token", "Copy this token now")
 	second := tokenFrom(t, p.Body)
 	for _, tok := range []string{l.Token, second} {
-		if r := env.Do(http.MethodGet, "/api/quota", tok, nil); r.Status != http.StatusOK {
-			t.Fatalf("token before revoke_previous: %d", r.Status)
+		if code := tokenRefusal(t, env, tok); code != "" {
+			t.Fatalf("token before revoke_previous: %s", code)
 		}
 	}
 	p = b.post("/console/licenses/"+l.ID+"/tokens", url.Values{"revoke_previous": {"yes"}})
 	must(t, p, http.StatusCreated, "Every earlier token of this license has stopped working.")
 	third := tokenFrom(t, p.Body)
-	if r := env.Do(http.MethodGet, "/api/quota", third, nil); r.Status != http.StatusOK {
-		t.Fatalf("new token: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, third); code != "" {
+		t.Fatalf("new token: %s", code)
 	}
 	for _, tok := range []string{l.Token, second} {
-		if r := env.Do(http.MethodGet, "/api/quota", tok, nil); r.Status != http.StatusUnauthorized && r.Status != http.StatusForbidden {
-			t.Fatalf("earlier token after revoke_previous: %d %s", r.Status, r.Body)
+		if code := tokenRefusal(t, env, tok); code != licensing.CodeInvalidToken {
+			t.Fatalf("earlier token after revoke_previous: %q", code)
 		}
 	}
 	// The token is shown once: it is not on the license page.
@@ -795,6 +783,43 @@ func TestCookiesAreSecureBehindATLSProxy(t *testing.T) {
 	for _, c := range r.Cookies() {
 		if c.Name == "console_session" && !c.Secure {
 			t.Fatalf("session cookie over https is not Secure: %+v", c)
+		}
+	}
+}
+
+// tokenRefusal asks the license-token verification (the check behind every
+// license-token endpoint) about token: "" when it admits it, else the
+// refusal's code.
+func tokenRefusal(t *testing.T, env *apitest.Env, token string) licensing.Code {
+	t.Helper()
+	_, _, err := env.App.Tokens.Verify(context.Background(), token)
+	return licensing.ErrorCode(err)
+}
+
+// registerApp registers an application for the license through the quota
+// service and returns its id.
+func registerApp(t *testing.T, env *apitest.Env, licenseID, name string) string {
+	t.Helper()
+	out, err := env.App.Quota.RegisterApp(context.Background(), uuid.MustParse(licenseID), "", quota.RegisterRequest{Name: name})
+	if err != nil || out.Status != http.StatusCreated {
+		t.Fatalf("register %s: %v %d %s", name, err, out.Status, out.Body)
+	}
+	var app struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(out.Body, &app); err != nil {
+		t.Fatal(err)
+	}
+	return app.ID
+}
+
+// startJobs starts n jobs of the application through the quota service.
+func startJobs(t *testing.T, env *apitest.Env, licenseID, appID string, n int) {
+	t.Helper()
+	for range n {
+		out, err := env.App.Quota.StartJob(context.Background(), uuid.MustParse(licenseID), "", quota.StartRequest{ApplicationID: appID, Name: "run"})
+		if err != nil || out.Status != http.StatusCreated {
+			t.Fatalf("start: %v %d %s", err, out.Status, out.Body)
 		}
 	}
 }

@@ -15,9 +15,12 @@ import (
 
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/licensing-service/licensing/internal/apitest"
+	"github.com/licensing-service/licensing/internal/licensing"
+	"github.com/licensing-service/licensing/internal/quota"
 )
 
 // chromium finds the browser: $CHROMIUM_PATH, else chromium on the PATH.
@@ -73,6 +76,11 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	// Neighbours for the list, one with some usage.
 	createLicense(t, env, "globex", map[string]any{"tenant_name": "Globex Ltd", "max_apps": 10, "max_executions_per_24h": 5000})
+	createLicense(t, env, "hooli", map[string]any{"tenant_name": "Hooli", "max_apps": 3, "max_executions_per_24h": 300,
+		"valid_from": time.Now().AddDate(0, 1, 0).UTC().Format(time.RFC3339), "valid_to": time.Now().AddDate(1, 1, 0).UTC().Format(time.RFC3339)})
+	umbrella := createLicense(t, env, "umbrella", map[string]any{"tenant_name": "Umbrella plc", "max_apps": 4, "max_executions_per_24h": 12})
+	startJobs(t, env, umbrella.ID, registerApp(t, env, umbrella.ID, "reports"), 9)
+	registerApp(t, env, umbrella.ID, "exports")
 	initech := createLicense(t, env, "initech", map[string]any{"tenant_name": "Initech", "max_apps": 2, "max_executions_per_24h": 20})
 	if r := env.Do(http.MethodPost, "/api/licenses/"+initech.ID+"/suspend", env.AdminToken, map[string]any{"reason": "unpaid invoice"}); r.Status != http.StatusOK {
 		t.Fatalf("suspend initech: %d %s", r.Status, r.Body)
@@ -149,7 +157,8 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		return v
 	}
-	// flash waits until the page's flash message contains text.
+	// flash checks the flash message of the page just loaded (wait for an
+	// element of the new page first: a poll on the old one dies with it).
 	flash := func(text string) chromedp.Action[chromedp.Void] {
 		return chromedp.Poll[chromedp.Void](`(document.querySelector(".flash") || {}).textContent?.includes(`+strconv.Quote(text)+`)`,
 			chromedp.WithPollingTimeout(20*time.Second))
@@ -194,11 +203,11 @@ func TestConsoleInChromium(t *testing.T) {
 	if strings.Count(token, ".") != 2 {
 		t.Fatalf("the token page shows %q", token)
 	}
-	if r := env.Do(http.MethodGet, "/api/quota", token, nil); r.Status != http.StatusOK {
-		t.Fatalf("the new token: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, token); code != "" {
+		t.Fatalf("the new token is refused: %s", code)
 	}
 	acmeID := licenseIDFrom(t, read(chromedp.OuterHTML(css(`main`))))
-	appID := seedUsage(t, env, token, acmeID)
+	appID := seedUsage(t, env, acmeID)
 
 	run("list",
 		chromedp.Navigate(base+"/console/licenses"),
@@ -224,6 +233,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.SetValue(css(`#max_executions_per_24h`), "1000"),
 		chromedp.SendKeys(css(`#reason`), "upgrade to the pro plan"),
 		chromedp.Click(css(`form.form button[type=submit]`)),
+		chromedp.WaitVisible(css(`.flash`)),
 		flash("Limits and dates saved."),
 	)
 	if got := getLicense(t, env, acmeID).MaxApps; got != 5 {
@@ -233,32 +243,35 @@ func TestConsoleInChromium(t *testing.T) {
 	run("suspended",
 		chromedp.SendKeys(css(`#suspend-reason`), "unpaid invoice"),
 		chromedp.Click(css(`form[action$="/suspend"] button[type=submit]`)),
+		chromedp.WaitVisible(css(`form[action$="/reactivate"]`)),
 		flash("License suspended."),
 	)
-	if r := env.Do(http.MethodGet, "/api/quota", token, nil); r.Status != http.StatusForbidden || r.JSON(t)["code"] != "LICENSE_SUSPENDED" {
-		t.Fatalf("token of the suspended license: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, token); code != licensing.CodeLicenseSuspended {
+		t.Fatalf("token of the suspended license: %q", code)
 	}
-	if r := env.Do(http.MethodPost, "/api/jobs/start", token, map[string]any{"application_id": appID, "name": "refused"}); r.Status != http.StatusForbidden {
-		t.Fatalf("job start on the suspended license: %d %s", r.Status, r.Body)
+	if _, err := env.App.Quota.StartJob(context.Background(), uuid.MustParse(acmeID), "", quota.StartRequest{ApplicationID: appID, Name: "refused"}); licensing.ErrorCode(err) != licensing.CodeLicenseSuspended {
+		t.Fatalf("job start on the suspended license: %v", err)
 	}
 
 	run("reactivated",
 		chromedp.SendKeys(css(`#reactivate-reason`), "invoice paid"),
 		chromedp.Click(css(`form[action$="/reactivate"] button[type=submit]`)),
+		chromedp.WaitVisible(css(`form[action$="/suspend"]`)),
 		flash("License reactivated."),
 	)
-	if r := env.Do(http.MethodGet, "/api/quota", token, nil); r.Status != http.StatusOK {
-		t.Fatalf("token after reactivation: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, token); code != "" {
+		t.Fatalf("token after reactivation: %s", code)
 	}
 
 	run("revoked",
 		chromedp.SendKeys(css(`#revoke-reason`), "contract ended"),
 		chromedp.Click(css(`form[action$="/revoke"] input[name=confirm]`)),
 		chromedp.Click(css(`form[action$="/revoke"] button[type=submit]`)),
+		chromedp.WaitVisible(css(`.sub .badge.revoked`)),
 		flash("License revoked."),
 	)
-	if r := env.Do(http.MethodGet, "/api/quota", token, nil); r.Status != http.StatusForbidden || r.JSON(t)["code"] != "LICENSE_REVOKED" {
-		t.Fatalf("token of the revoked license: %d %s", r.Status, r.Body)
+	if code := tokenRefusal(t, env, token); code != licensing.CodeLicenseRevoked {
+		t.Fatalf("token of the revoked license: %q", code)
 	}
 	mu.Lock()
 	if len(dialogs) != 2 || !strings.Contains(dialogs[0], "Suspend acme") || !strings.Contains(dialogs[1], "cannot be undone") {
@@ -284,35 +297,28 @@ func TestConsoleInChromium(t *testing.T) {
 // spread over the last day (the rows are backdated in start order, so the
 // per-license sequence stays monotone in started_at), so the list and the
 // chart have something to show. It returns the application's id.
-func seedUsage(t *testing.T, env *apitest.Env, token, licenseID string) string {
+func seedUsage(t *testing.T, env *apitest.Env, licenseID string) string {
 	t.Helper()
-	app := env.Do(http.MethodPost, "/api/apps/register", token, map[string]any{"name": "billing"})
-	if app.Status != http.StatusCreated {
-		t.Fatalf("register: %d %s", app.Status, app.Body)
-	}
-	appID, _ := app.JSON(t)["id"].(string)
+	appID := registerApp(t, env, licenseID, "billing")
 	const jobs = 46
-	for range jobs {
-		if r := env.Do(http.MethodPost, "/api/jobs/start", token, map[string]any{"application_id": appID, "name": "nightly"}); r.Status != http.StatusCreated {
-			t.Fatalf("start: %d %s", r.Status, r.Body)
-		}
-	}
+	startJobs(t, env, licenseID, appID, jobs)
 	conn, err := pgx.Connect(context.Background(), env.DBURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// Job n of 46 moves back to a time on a wavy daily curve, oldest first.
+	// Job n of 46 moves back to position x = (n-1)/45 on a curve over the
+	// last day that bunches starts into two busy periods; the curve only
+	// rises, so the starts keep the order of their sequence numbers.
 	_, err = conn.Exec(context.Background(), `
 		WITH ordered AS (
-		    SELECT id, row_number() OVER (ORDER BY seq) AS n
+		    SELECT id, (row_number() OVER (ORDER BY seq) - 1)::float8 / ($2::int - 1) AS x
 		    FROM jobs
 		    WHERE license_id = $1::uuid
 		)
 		UPDATE jobs AS j
 		SET started_at = now() - interval '23 hours 30 minutes'
-		                 + (o.n - 1) * interval '23 hours' / ($2::int - 1)
-		                 + sin(o.n) * interval '20 minutes'
+		                 + (o.x + 0.07 * sin(4 * pi() * o.x)) * interval '23 hours'
 		FROM ordered AS o
 		WHERE j.id = o.id`, licenseID, jobs)
 	if err != nil {

@@ -277,17 +277,6 @@ func (cs *Console) list(c *gin.Context) {
 		cs.render(c, http.StatusBadRequest, "licenses", v)
 		return
 	}
-	p, err := cs.svc.List(c.Request.Context(), f)
-	if err != nil {
-		if st := cs.opts.statusOf(err); st < 500 {
-			v.Error = licensing.AsError(err).Message
-			cs.render(c, st, "licenses", v)
-			return
-		}
-		cs.renderError(c, err)
-		return
-	}
-	data.Page = p
 	q := url.Values{}
 	for k, val := range map[string]string{"tenant": f.Tenant, "status": f.Status, "effective_status": f.EffectiveStatus} {
 		if val != "" {
@@ -298,11 +287,36 @@ func (cs *Console) list(c *gin.Context) {
 	if len(q) > 0 {
 		data.FirstURL += "?" + q.Encode()
 	}
+	p, err := cs.svc.List(c.Request.Context(), f)
+	if err != nil {
+		if st := cs.opts.statusOf(err); st < 500 {
+			v.Error = problemText(err)
+			cs.render(c, st, "licenses", v)
+			return
+		}
+		cs.renderError(c, err)
+		return
+	}
+	data.Page = p
 	if p.NextCursor != "" {
 		q.Set("cursor", p.NextCursor)
 		data.NextURL = licensesPath + "?" + q.Encode()
 	}
 	cs.render(c, http.StatusOK, "licenses", v)
+}
+
+// problemText is a refusal's message with its field errors, for the top of
+// a page that has no form fields to put them next to.
+func problemText(err error) string {
+	e := licensing.AsError(err)
+	if len(e.Fields) == 0 {
+		return sentence(e.Message)
+	}
+	parts := make([]string, len(e.Fields))
+	for i, fe := range e.Fields {
+		parts[i] = strings.ReplaceAll(fe.Field, "_", " ") + " " + strings.TrimSuffix(fe.Message, ".")
+	}
+	return sentence(strings.Join(parts, "; "))
 }
 
 // flash is the confirmation for a finished action (the done parameter of
