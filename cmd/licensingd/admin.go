@@ -16,6 +16,7 @@ import (
 	"github.com/licensing-service/licensing/internal/admin"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
+	"github.com/licensing-service/licensing/internal/pgembed"
 	"github.com/licensing-service/licensing/internal/postgres"
 )
 
@@ -77,14 +78,10 @@ func adminCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 // maintenance commands (admin, keys); close releases it and stops the private
 // cluster if it was started here.
 func toolPool(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, func(), error) {
-	if cfg.DatabaseURL == "" {
-		// Starting the private cluster here would restart it under a
-		// running server; refuse instead.
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, "postgres", "postmaster.pid")); err == nil {
-			return nil, nil, errors.New("the private PostgreSQL is in use by a running licensingd: stop it first, or set DATABASE_URL to its database")
-		}
+	url, _, stopDB, err := database(ctx, cfg, log)
+	if errors.Is(err, pgembed.ErrInUse) {
+		return nil, nil, errors.New("the private PostgreSQL is in use by a running licensingd: stop it first, or set DATABASE_URL to its database")
 	}
-	url, stopDB, err := database(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -120,7 +120,7 @@ func migrateCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args [
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	url, stopDB, err := database(ctx, cfg, log)
+	url, _, stopDB, err := database(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

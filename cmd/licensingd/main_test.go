@@ -229,12 +229,36 @@ func TestPrivateClusterSurvivesRestartsAndCrashes(t *testing.T) {
 	if n := count(m); n != 1 {
 		t.Fatalf("rows %d, want 1", n)
 	}
-	// A crash: the HTTP server and pool go away, the cluster keeps running.
+	// Commands run beside the server (a second serve, migrate, admin) are
+	// refused and leave its private cluster alone.
+	second := NewMain(cfg, log)
+	if err := second.Run(ctx); !errors.Is(err, pgembed.ErrInUse) {
+		t.Errorf("a second serve beside the running one: %v, want ErrInUse", err)
+	}
+	second.Close()
+	if err := migrateCmd(ctx, cfg, log, []string{"version"}); !errors.Is(err, pgembed.ErrInUse) ||
+		!strings.Contains(err.Error(), "stop it, or set DATABASE_URL") {
+		t.Errorf("migrate beside the running server: %v, want ErrInUse", err)
+	}
+	if err := adminCmd(ctx, cfg, log, []string{"list-keys"}, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "in use by a running licensingd") {
+		t.Errorf("admin beside the running server: %v", err)
+	}
+	if r := apitest.Do(t, "http://"+m.Addr(), http.MethodGet, "/readyz", "", nil); r.Status != http.StatusOK {
+		t.Fatalf("readyz after the refused commands: %d %s", r.Status, r.Body)
+	}
+	if n := count(m); n != 1 {
+		t.Fatalf("rows %d after the refused commands, want 1", n)
+	}
+
+	// A crash: the HTTP server and pool go away, the cluster keeps running
+	// and the dead process's lock on it is gone.
 	if _, err := m.Pool.Exec(ctx, "INSERT INTO survives_restarts VALUES (2)"); err != nil {
 		t.Fatal(err)
 	}
 	m.server.Close()
 	m.Pool.Close()
+	m.cluster.Abandon()
 
 	m = start()
 	defer m.Close()

@@ -36,7 +36,9 @@ type Main struct {
 	App  *app.App
 
 	stopDB func()
-	ln     net.Listener
+	// cluster is the private PostgreSQL when DATABASE_URL is unset.
+	cluster *pgembed.Cluster
+	ln      net.Listener
 	server *http.Server
 	errc   chan error
 
@@ -54,11 +56,11 @@ func NewMain(cfg config.Config, log *slog.Logger) *Main {
 // the background. It returns once the listener is bound, so Addr is valid.
 // A failed Run leaves what it started for Close to stop.
 func (m *Main) Run(ctx context.Context) error {
-	url, stopDB, err := database(ctx, m.Config, m.Logger)
+	url, cl, stopDB, err := database(ctx, m.Config, m.Logger)
 	if err != nil {
 		return err
 	}
-	m.stopDB = stopDB
+	m.stopDB, m.cluster = stopDB, cl
 	if err := migrations.Up(url); err != nil {
 		return err
 	}
@@ -133,11 +135,13 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// database returns the URL to use: DATABASE_URL, or the private cluster,
-// started here and stopped by the returned function.
-func database(ctx context.Context, cfg config.Config, log *slog.Logger) (string, func(), error) {
+// database returns the URL to use: DATABASE_URL, or the private cluster
+// (returned too), started here and stopped by the returned function. While
+// another licensingd owns the private cluster it fails with pgembed.ErrInUse
+// and leaves that cluster alone.
+func database(ctx context.Context, cfg config.Config, log *slog.Logger) (string, *pgembed.Cluster, func(), error) {
 	if cfg.DatabaseURL != "" {
-		return cfg.DatabaseURL, func() {}, nil
+		return cfg.DatabaseURL, nil, func() {}, nil
 	}
 	pc := pgembed.Config{
 		DataDir: filepath.Join(cfg.DataDir, "postgres"),
@@ -158,7 +162,7 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger) (string,
 		cl, err = pgembed.Start(ctx, pc)
 	}
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	stopCluster := func() {
 		if err := cl.Stop(context.WithoutCancel(ctx)); err != nil {
@@ -167,9 +171,9 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger) (string,
 	}
 	if err := createDatabase(ctx, cl.URL("postgres"), "licensing"); err != nil {
 		stopCluster()
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	return cl.URL("licensing"), stopCluster, nil
+	return cl.URL("licensing"), cl, stopCluster, nil
 }
 
 // fallbackDataDir is a stable directory under the temp directory for

@@ -42,6 +42,11 @@ var ErrNoBinaries = errors.New("pgembed: no PostgreSQL server binaries found " +
 // is not searchable by other users (a home directory with mode 0700).
 var ErrDataDirUnreachable = errors.New("pgembed: the postgres OS user cannot reach the data directory")
 
+// ErrInUse is returned by Start when another live process owns the cluster
+// of the same data directory (it holds the lock file beside it). Starting
+// anyway would restart that process's database under it.
+var ErrInUse = errors.New("pgembed: the data directory is locked by another process")
+
 // Config describes a private cluster. The zero value of every field but
 // DataDir has a usable default.
 type Config struct {
@@ -72,14 +77,22 @@ type Cluster struct {
 	cred     *syscall.Credential
 	hasCron  bool
 	log      *slog.Logger
+	// lock is the open lock file, flock(LOCK_EX)-ed for the Cluster's
+	// life. The kernel drops the lock when the process dies, so a cluster
+	// left running by a dead process has no owner and can be taken over.
+	lock *os.File
 }
 
 const superuser = "postgres"
 
-// Start creates the cluster on first use, then starts it. A cluster left
-// running by a previous process that died is stopped and started again, so
-// the port and settings are always the ones asked for.
-func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+// Start creates the cluster on first use, then starts it. The calling
+// process owns the cluster until Stop: it holds an exclusive lock on
+// <DataDir>.lock, and a second Start on the same data directory meanwhile
+// fails at once with ErrInUse, leaving the running cluster alone. A cluster
+// left running by a previous process that died (so nobody holds the lock) is
+// stopped and started again, so the port and settings are always the ones
+// asked for.
+func Start(ctx context.Context, cfg Config) (cl *Cluster, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("pgembed: DataDir is required")
 	}
@@ -100,6 +113,14 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, binDir: binDir, log: log}
 	c.cfg.DataDir = dataDir
+	if err := c.acquire(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.release()
+		}
+	}()
 	if os.Geteuid() == 0 {
 		if c.cred, err = postgresCredential(); err != nil {
 			return nil, err
@@ -159,8 +180,10 @@ func (c *Cluster) URL(dbname string) string {
 	return u.String()
 }
 
-// Stop shuts the cluster down (fast mode: sessions are ended, data is kept).
+// Stop shuts the cluster down (fast mode: sessions are ended, data is kept)
+// and gives up its ownership, so another process may start it.
 func (c *Cluster) Stop(ctx context.Context) error {
+	defer c.release()
 	if err := c.pgctl(ctx, "stop", "-m", "fast", "-w", "-t", "60"); err != nil {
 		return fmt.Errorf("pgembed: stop: %w", err)
 	}
@@ -199,6 +222,41 @@ func (c *Cluster) Command(ctx context.Context, name string, args ...string) *exe
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+c.password)
 	return cmd
+}
+
+// Abandon gives up the ownership of the cluster without stopping it, as the
+// death of the owning process does; the next Start takes the cluster over.
+// Crash tests use it.
+func (c *Cluster) Abandon() { c.release() }
+
+// acquire takes the exclusive lock on <DataDir>.lock, or fails with
+// ErrInUse when a live process holds it. The file is opened close-on-exec,
+// so the postmaster never inherits the lock and outlives its owner with it.
+func (c *Cluster) acquire() error {
+	if err := os.MkdirAll(filepath.Dir(c.cfg.DataDir), 0o755); err != nil {
+		return fmt.Errorf("pgembed: %w", err)
+	}
+	f, err := os.OpenFile(c.cfg.DataDir+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("pgembed: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("another licensingd is using %s; stop it, or set DATABASE_URL (%w)", c.cfg.DataDir, ErrInUse)
+		}
+		return fmt.Errorf("pgembed: lock %s: %w", f.Name(), err)
+	}
+	c.lock = f
+	return nil
+}
+
+// release drops the lock taken by acquire; closing the file unlocks it.
+func (c *Cluster) release() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
 }
 
 func (c *Cluster) prepareDirs() error {

@@ -132,8 +132,33 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A crash of the owning process leaves the cluster running; the next
-	// Start stops it and starts it with its own settings.
+	// While the owner lives, a second Start (another licensingd, or a
+	// `licensingd migrate`) is refused at once and leaves the cluster alone.
+	url = cl.URL("postgres")
+	logs.Reset()
+	second, err := pgembed.Start(ctx, cfg)
+	if !errors.Is(err, pgembed.ErrInUse) {
+		if second != nil {
+			_ = second.Stop(ctx)
+		}
+		t.Fatalf("a second Start while the owner lives: %v, want ErrInUse", err)
+	}
+	if want := "another licensingd is using " + cfg.DataDir + "; stop it, or set DATABASE_URL"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if strings.Contains(logs.String(), "restarting") {
+		t.Errorf("the refused Start touched the running cluster:\n%s", logs.String())
+	}
+	if c, err := pgx.Connect(ctx, url); err != nil {
+		t.Fatalf("the owner's cluster no longer answers at its URL after a refused Start: %v", err)
+	} else {
+		c.Close(ctx)
+	}
+
+	// A crash of the owning process leaves the cluster running with nobody
+	// holding the lock; the next Start stops it and starts it with its own
+	// settings.
+	cl.Abandon()
 	cfg.Port = 0
 	cl = start(t, cfg)
 	if n := rows(t, cl); n != 2 {
