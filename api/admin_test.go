@@ -338,7 +338,6 @@ func TestCreateValidatesEachField(t *testing.T) {
 func TestLifecycleTransitions(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
-	type step struct{ from, action, to string }
 	allowed := map[[2]string]string{
 		{"ACTIVE", "suspend"}:       "SUSPENDED",
 		{"SUSPENDED", "reactivate"}: "ACTIVE",
