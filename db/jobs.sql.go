@@ -319,11 +319,13 @@ decision_time AS (
     SELECT GREATEST(clock_timestamp(), (SELECT n.started_at FROM newest_job AS n)) AS at
 ),
 first_in_window AS (
+    -- The cutoff is a scalar subquery so that it becomes an index bound
+    -- (a join with decision_time would filter row by row from the oldest
+    -- job kept, growing with the retention).
     SELECT j.seq
     FROM jobs AS j
-    CROSS JOIN decision_time AS d
     WHERE j.license_id = $1::uuid
-      AND j.started_at > d.at - interval '24 hours'
+      AND j.started_at > (SELECT d.at FROM decision_time AS d) - interval '24 hours'
     ORDER BY j.started_at, j.seq
     LIMIT 1
 ),
