@@ -29,7 +29,6 @@ import (
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
 	"github.com/licensing-service/licensing/internal/pgembed"
-	"github.com/licensing-service/licensing/internal/postgres"
 )
 
 // Config is one run's settings.
@@ -227,7 +226,7 @@ func (r *Runner) startDatabase(ctx context.Context) error {
 func (r *Runner) startService(ctx context.Context) error {
 	cfg := r.cfg.Service
 	var err error
-	r.pool, err = postgres.NewPool(ctx, r.dbURL, postgres.PoolConfig{MaxConns: cfg.PoolSize, StatementTimeout: cfg.StatementTimeout})
+	r.pool, err = app.NewPool(ctx, r.dbURL, cfg)
 	if err != nil {
 		return err
 	}
@@ -241,7 +240,9 @@ func (r *Runner) startService(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.srv = &http.Server{Handler: r.app.Router, ReadHeaderTimeout: 10 * time.Second}
+	// The server's settings that matter under load are licensingd's.
+	r.srv = &http.Server{Handler: r.app.Router, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	r.baseURL = "http://" + ln.Addr().String()
 	go func() {
 		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
