@@ -108,6 +108,8 @@ type Runner struct {
 	issue func(ctx context.Context, n int) (string, error)
 	// hot counts the fresh hot licenses used so far.
 	hot int
+	// timing splits the service's requests into database time and the rest.
+	timing *timing
 	// skipped keeps skip notes from repeating.
 	skipped map[string]bool
 }
@@ -120,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{cfg: cfg, log: cfg.Log, dbName: dbName, skipped: map[string]bool{}}
+	r := &Runner{cfg: cfg, log: cfg.Log, dbName: dbName, skipped: map[string]bool{}, timing: &timing{}}
 	r.report = Report{Started: time.Now().UTC(), Mode: cfg.Mode}
 	defer func() {
 		if cerr := r.close(ctx); err == nil {
@@ -226,8 +228,16 @@ func (r *Runner) startDatabase(ctx context.Context) error {
 func (r *Runner) startService(ctx context.Context) error {
 	cfg := r.cfg.Service
 	var err error
-	r.pool, err = app.NewPool(ctx, r.dbURL, cfg)
+	// The pool is licensingd's, plus a tracer that times each request's
+	// database calls (see timing).
+	p, err := app.NewPool(ctx, r.dbURL, cfg)
 	if err != nil {
+		return err
+	}
+	pc := p.Config()
+	p.Close()
+	pc.ConnConfig.Tracer = r.timing
+	if r.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return err
 	}
 	// Request logs are formatted as in production, then discarded.
@@ -241,7 +251,7 @@ func (r *Runner) startService(ctx context.Context) error {
 		return err
 	}
 	// The server's settings that matter under load are licensingd's.
-	r.srv = &http.Server{Handler: r.app.Router, ReadHeaderTimeout: 10 * time.Second,
+	r.srv = &http.Server{Handler: r.timing.wrap(r.app.Router), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	r.baseURL = "http://" + ln.Addr().String()
 	go func() {

@@ -24,6 +24,8 @@ type Load struct {
 	Targeter vegeta.Targeter
 	// OK is the status a successful response has (200 when zero).
 	OK int
+	// OnResult, when set, sees every measured result (from one goroutine).
+	OnResult func(*vegeta.Result)
 }
 
 // RunLoad runs l with vegeta and summarises it. Vegeta runs with exactly
@@ -67,6 +69,9 @@ func RunLoad(ctx context.Context, l Load) Stats {
 	for r := range attack(ctx, newAttacker(), l.Targeter, unlimited, l.Duration, l.Name) {
 		s.Requests++
 		s.StatusCodes[int(r.Code)]++
+		if l.OnResult != nil {
+			l.OnResult(r)
+		}
 		if first.IsZero() || r.Timestamp.Before(first) {
 			first = r.Timestamp
 		}

@@ -163,9 +163,9 @@ func (r *Runner) jobStart(ctx context.Context) error {
 				if err := r.probe(ctx, tr, http.StatusCreated); err != nil {
 					return err
 				}
-				s := RunLoad(ctx, Load{Name: "jobs.start", Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
+				s, b := r.runTimed(ctx, Load{Name: fmt.Sprintf("jobs.start-%d-%d", licenses, c), Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
 					Targeter: tr, OK: http.StatusCreated})
-				r.add(Point{Phase: PhaseJobStart, Side: SideService, Licenses: licenses, Clients: c, Stats: s})
+				r.add(Point{Phase: PhaseJobStart, Side: SideService, Licenses: licenses, Clients: c, Stats: s, Beyond: b})
 				return nil
 			})
 			if err != nil {
@@ -244,9 +244,9 @@ func (r *Runner) window(ctx context.Context) error {
 			if err := r.probe(ctx, tr, http.StatusCreated); err != nil {
 				return err
 			}
-			s := RunLoad(ctx, Load{Name: "window", Clients: 1, Duration: r.cfg.WindowDuration, Warmup: r.cfg.Warmup,
+			s, b := r.runTimed(ctx, Load{Name: fmt.Sprintf("window-%d", size), Clients: 1, Duration: r.cfg.WindowDuration, Warmup: r.cfg.Warmup,
 				Targeter: tr, OK: http.StatusCreated})
-			r.add(Point{Phase: PhaseWindow, Side: SideService, Licenses: 1, Clients: 1, Window: size, Stats: s})
+			r.add(Point{Phase: PhaseWindow, Side: SideService, Licenses: 1, Clients: 1, Window: size, Stats: s, Beyond: b})
 			return nil
 		})
 		if err != nil {
@@ -295,9 +295,9 @@ func (r *Runner) register(ctx context.Context) error {
 			if err := r.probe(ctx, tr, http.StatusCreated); err != nil {
 				return err
 			}
-			s := RunLoad(ctx, Load{Name: "apps.register", Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
+			s, b := r.runTimed(ctx, Load{Name: fmt.Sprintf("apps.register-%d", c), Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
 				Targeter: tr, OK: http.StatusCreated})
-			r.add(Point{Phase: PhaseRegister, Side: SideService, Licenses: 1, Clients: c, Stats: s})
+			r.add(Point{Phase: PhaseRegister, Side: SideService, Licenses: 1, Clients: c, Stats: s, Beyond: b})
 			return nil
 		})
 		if err != nil {
