@@ -246,9 +246,11 @@ func TestBeyondJoinsByRequest(t *testing.T) {
 	server := map[string]*requestTiming{"0": {server: 3 * ms}, "1": {server: 5 * ms}, "7": {server: ms}}
 	server["0"].db.Store(int64(2 * ms))
 	server["1"].db.Store(int64(4 * ms))
+	server["0"].queries.Store(5)
+	server["1"].queries.Store(5)
 	// Seq 2 has no server timing (not joined); seq 7 no client result.
 	b := beyond(map[string]time.Duration{"0": 4 * ms, "1": 7 * ms, "2": 9 * ms}, server)
-	if b == nil || b.Requests != 2 || b.P50 != 2 || b.P99 != 3 || b.ServerP50 != 1 || b.DBP99 != 4 {
+	if b == nil || b.Requests != 2 || b.P50 != 2 || b.P99 != 3 || b.ServerP50 != 1 || b.DBP99 != 4 || b.Statements != 5 {
 		t.Errorf("beyond = %+v", b)
 	}
 	if beyond(nil, server) != nil {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,9 @@ type timing struct {
 }
 
 type requestTiming struct {
-	db     atomic.Int64 // nanoseconds in database calls
-	server time.Duration
+	db      atomic.Int64 // nanoseconds in database calls
+	queries atomic.Int64 // database calls (BEGIN and COMMIT included)
+	server  time.Duration
 }
 
 type timingKey struct{}
@@ -87,6 +89,7 @@ func (t *timing) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQuer
 	start, ok2 := ctx.Value(queryStartKey{}).(time.Time)
 	if ok && ok2 {
 		rt.db.Add(int64(time.Since(start)))
+		rt.queries.Add(1)
 	}
 }
 
@@ -106,11 +109,17 @@ type Beyond struct {
 	// DBP50 and DBP99 are of the time in database calls per request.
 	DBP50 float64 `json:"db_p50_ms"`
 	DBP99 float64 `json:"db_p99_ms"`
+	// Statements is the median number of database round trips per
+	// request (BEGIN and COMMIT included).
+	Statements int64 `json:"statements"`
 }
 
 // beyond joins the client's results with the server's timings.
 func beyond(results map[string]time.Duration, server map[string]*requestTiming) *Beyond {
-	var client, inServer, db []time.Duration
+	var (
+		client, inServer, db []time.Duration
+		queries              []int64
+	)
 	for seq, lat := range results {
 		rt, ok := server[seq]
 		if !ok {
@@ -120,6 +129,7 @@ func beyond(results map[string]time.Duration, server map[string]*requestTiming) 
 		client = append(client, lat-d)
 		inServer = append(inServer, rt.server-d)
 		db = append(db, d)
+		queries = append(queries, rt.queries.Load())
 	}
 	if len(client) == 0 {
 		return nil
@@ -133,6 +143,8 @@ func beyond(results map[string]time.Duration, server map[string]*requestTiming) 
 	b.ServerP50, b.ServerP99 = s.P50, s.P99
 	summarise(&s, db)
 	b.DBP50, b.DBP99 = s.P50, s.P99
+	slices.Sort(queries)
+	b.Statements = queries[len(queries)/2]
 	return &b
 }
 
