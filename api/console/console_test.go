@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/licensing-service/licensing/api"
 	"github.com/licensing-service/licensing/internal/apitest"
 	"github.com/licensing-service/licensing/internal/licensing"
 	"github.com/licensing-service/licensing/internal/pgtest"
@@ -787,13 +788,20 @@ func TestCookiesAreSecureBehindATLSProxy(t *testing.T) {
 	}
 }
 
-// tokenRefusal asks the license-token verification (the check behind every
-// license-token endpoint) about token: "" when it admits it, else the
-// refusal's code.
+// tokenRefusal makes a license-token call (GET /api/quota) with token: ""
+// when it is admitted, else the refusal's code (LICENSE_SUSPENDED with 403,
+// INVALID_TOKEN with 401, ...).
 func tokenRefusal(t *testing.T, env *apitest.Env, token string) licensing.Code {
 	t.Helper()
-	_, _, err := env.App.Tokens.Verify(context.Background(), token)
-	return licensing.ErrorCode(err)
+	r := env.Do(http.MethodGet, "/api/quota", token, nil)
+	if r.Status == http.StatusOK {
+		return ""
+	}
+	code := licensing.Code(fmt.Sprint(r.JSON(t)["code"]))
+	if want := api.StatusOf(code); r.Status != want {
+		t.Fatalf("GET /api/quota: %d with code %s, want %d", r.Status, code, want)
+	}
+	return code
 }
 
 // registerApp registers an application for the license through the quota
