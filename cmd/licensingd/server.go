@@ -39,8 +39,8 @@ type Main struct {
 	// cluster is the private PostgreSQL when DATABASE_URL is unset.
 	cluster *pgembed.Cluster
 	ln      net.Listener
-	server *http.Server
-	errc   chan error
+	server  *http.Server
+	errc    chan error
 
 	// wrap, when set before Run, wraps the app's handler (tests use it to
 	// hold a request in flight).

@@ -514,7 +514,7 @@ func (s *Service) issue(ctx context.Context, q *db.Queries, actor string, lic db
 	if s.tokens == nil {
 		return Token{}, &licensing.Error{Code: licensing.CodeUnavailable, Message: "token issuing is not configured"}
 	}
-	tok, err := s.tokens.Issue(ctx, lic, expires)
+	tok, err := s.tokens.IssueIn(ctx, q, lic, expires)
 	if err != nil {
 		return Token{}, err
 	}

@@ -11,7 +11,7 @@ import (
 // members overridden by header (nil values delete them), so tests can make
 // tokens this package would never issue.
 func (s *Service) SignForTest(ctx context.Context, claims jwt.Claims, header map[string]any) (string, error) {
-	k, err := s.signingKey(ctx)
+	k, err := s.signingKey(ctx, nil)
 	if err != nil {
 		return "", err
 	}

@@ -182,6 +182,20 @@ func (s *Service) Collectors() []prometheus.Collector {
 // that is not in the future and LICENSE_EXPIRED for a license past its
 // valid_to.
 func (s *Service) Issue(ctx context.Context, lic db.License, expiresAt time.Time) (Issued, error) {
+	return s.issue(ctx, nil, lic, expiresAt)
+}
+
+// IssueIn is Issue inside the caller's transaction q: the signing key is
+// read (and the first one made) through q. A caller that holds a
+// transaction, such as an admin change that must record the token in its
+// audit row, needs no second connection, so concurrent callers cannot
+// exhaust the pool while each waits for one more connection.
+func (s *Service) IssueIn(ctx context.Context, q *db.Queries, lic db.License, expiresAt time.Time) (Issued, error) {
+	return s.issue(ctx, q, lic, expiresAt)
+}
+
+// issue signs a token; inTx, when not nil, is the caller's transaction.
+func (s *Service) issue(ctx context.Context, inTx *db.Queries, lic db.License, expiresAt time.Time) (Issued, error) {
 	now := s.now()
 	exp := now.Add(s.cfg.TTL)
 	if lic.ValidTo.Before(exp) {
@@ -200,7 +214,7 @@ func (s *Service) Issue(ctx context.Context, lic db.License, expiresAt time.Time
 	if !exp.After(now) {
 		return Issued{}, licensing.Errorf(licensing.CodeLicenseExpired, "the license has expired: no token can be issued")
 	}
-	key, err := s.signingKey(ctx)
+	key, err := s.signingKey(ctx, inTx)
 	if err != nil {
 		return Issued{}, err
 	}
@@ -245,11 +259,15 @@ func sign(k privateKey, claims jwt.Claims) (string, error) {
 // signingKey reads the newest unretired key, creating the first one if
 // there is none. It reads the database every time: issuing is rare, and a
 // key retired or rotated on another replica must not keep signing here.
-func (s *Service) signingKey(ctx context.Context) (privateKey, error) {
-	row, err := db.New(s.pool).SigningKeyCurrent(ctx)
+func (s *Service) signingKey(ctx context.Context, inTx *db.Queries) (privateKey, error) {
+	read := inTx
+	if read == nil {
+		read = db.New(s.pool)
+	}
+	row, err := read.SigningKeyCurrent(ctx)
 	created := false
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = postgres.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		first := func(q *db.Queries) error {
 			if err := q.SigningKeyLock(ctx); err != nil {
 				return err
 			}
@@ -265,7 +283,12 @@ func (s *Service) signingKey(ctx context.Context) (privateKey, error) {
 			s.log.InfoContext(ctx, "tokens: created the first signing key", "kid", kid)
 			row, err = q.SigningKeyCurrent(ctx)
 			return err
-		})
+		}
+		if inTx != nil {
+			err = first(inTx)
+		} else {
+			err = postgres.WithTx(ctx, s.pool, first)
+		}
 	}
 	if err != nil {
 		return privateKey{}, postgres.Translate(err)
@@ -372,7 +395,7 @@ func (s *Service) JWKS(ctx context.Context) (JWKS, error) {
 	}
 	if len(order) == 0 {
 		// signingKey makes the first key and drops the cache.
-		if _, err := s.signingKey(ctx); err != nil {
+		if _, err := s.signingKey(ctx, nil); err != nil {
 			return JWKS{}, err
 		}
 		if keys, order, err = s.verifyingKeys(ctx); err != nil {
