@@ -102,6 +102,10 @@ func TestQueryTextAndBindParams(t *testing.T) {
 	if _, err := BindParams("SELECT ':x'", nil); err == nil {
 		t.Error("a pgbench variable in the query was accepted")
 	}
+	if got, err := BindParams("SELECT sqlc.embed(licenses), 1 FROM licenses WHERE id = @id::uuid", map[string]string{"id": ":x"}); err != nil ||
+		got != "SELECT licenses.*, 1 FROM licenses WHERE id = (:x)::uuid" {
+		t.Errorf("sqlc.embed: %q, %v", got, err)
+	}
 	if _, err := QueryText(sampleQueries, "JobMissing"); err == nil {
 		t.Error("a missing query was found")
 	}
@@ -119,7 +123,7 @@ func TestParsePgbenchLogs(t *testing.T) {
 		}
 	}
 	logs := []string{filepath.Join(dir, "tx.1"), filepath.Join(dir, "tx.1.1")}
-	s, err := parsePgbenchLogs(logs, 0)
+	s, err := parsePgbenchLogs(logs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,12 +139,20 @@ func TestParsePgbenchLogs(t *testing.T) {
 	}
 	// A warm-up of 150 ms leaves out the two transactions that started
 	// before 0.099 s + 0.150 s.
-	s, err = parsePgbenchLogs(logs, 150*time.Millisecond)
+	s, err = parsePgbenchLogs(logs, 150*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Requests != 2 || s.Errors != 1 || s.P50 != 2 {
 		t.Errorf("after the warm-up: %+v", s)
+	}
+	// And a limit of 100 ms after it leaves out the failed one (0.4 s).
+	s, err = parsePgbenchLogs(logs, 150*time.Millisecond, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 1 || s.Errors != 0 || s.P50 != 2 {
+		t.Errorf("within the limit: %+v", s)
 	}
 }
 

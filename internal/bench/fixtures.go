@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -145,6 +146,22 @@ func (r *Runner) jobStartScript(lo, hi int) (string, error) {
 		"description":    "NULL",
 		"metadata":       "'{}'",
 	})
+}
+
+// withTokenRead puts before a decision script the read the service's
+// token verification makes for every request (tokens.Service.Verify:
+// LicenseGetWithEffectiveStatus, outside the decision's transaction), so
+// that the ceiling runs every statement the service runs.
+func (r *Runner) withTokenRead(script string) (string, error) {
+	read, err := r.query("licenses.sql", "LicenseGetWithEffectiveStatus")
+	if err != nil {
+		return "", err
+	}
+	if read, err = BindParams(read, map[string]string{"id": idSQL(licensePrefix, ":n")}); err != nil {
+		return "", fmt.Errorf("LicenseGetWithEffectiveStatus: %w", err)
+	}
+	setN, rest, _ := strings.Cut(script, "\nBEGIN ")
+	return setN + "\n" + read + ";\nBEGIN " + rest, nil
 }
 
 // registerScript is the ceiling of POST /api/apps/register for license n,

@@ -55,6 +55,9 @@ var (
 	// sqlcParam matches sqlc's parameter forms: @name, sqlc.arg(name) and
 	// sqlc.narg(name), with or without quotes around the name.
 	sqlcParam = regexp.MustCompile(`@([A-Za-z_][A-Za-z0-9_]*)|sqlc\.n?arg\(\s*'?([A-Za-z_][A-Za-z0-9_]*)'?\s*\)`)
+	// sqlcEmbed matches sqlc.embed(table), which sqlc expands to the
+	// table's columns: table.* in plain SQL.
+	sqlcEmbed = regexp.MustCompile(`sqlc\.embed\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)`)
 	// pgbenchVar matches what pgbench would take for a variable (":name",
 	// but not the "::" of a cast).
 	pgbenchVar = regexp.MustCompile(`(^|[^:]):[A-Za-z0-9_]`)
@@ -64,8 +67,9 @@ var (
 // in args (for pgbench, usually a :variable or an expression over one).
 // A parameter without an entry is an error, so a query that gains a
 // parameter fails the benchmark instead of silently measuring something
-// else; so is an entry the query does not use.
+// else; so is an entry the query does not use. sqlc.embed(t) becomes t.*.
 func BindParams(query string, args map[string]string) (string, error) {
+	query = sqlcEmbed.ReplaceAllString(query, "$1.*")
 	if m := pgbenchVar.FindString(query); m != "" {
 		return "", fmt.Errorf("bench: the query contains %q, which pgbench would read as a variable", strings.TrimSpace(m))
 	}
@@ -150,7 +154,11 @@ func RunPgbench(ctx context.Context, c *pgembed.Cluster, p Pgbench, threads int)
 		}
 		return out.String(), nil
 	}
-	out, err := run(p.Warmup+p.Duration, filepath.Join(dir, "tx"))
+	// pgbench's -T starts before its connections are made (SCRAM, tens of
+	// milliseconds each on a busy machine), and the warm-up is counted from
+	// the first transaction: give the connections time of their own.
+	connecting := time.Duration(p.Clients) * 30 * time.Millisecond
+	out, err := run(connecting+p.Warmup+p.Duration, filepath.Join(dir, "tx"))
 	if err != nil {
 		return Stats{}, err
 	}
@@ -158,9 +166,12 @@ func RunPgbench(ctx context.Context, c *pgembed.Cluster, p Pgbench, threads int)
 	if len(logs) == 0 {
 		return Stats{}, fmt.Errorf("bench: pgbench %s wrote no transaction log: %s", p.Name, lastLines(out, 15))
 	}
-	s, err := parsePgbenchLogs(logs, p.Warmup)
+	s, err := parsePgbenchLogs(logs, p.Warmup, p.Duration)
 	if err != nil {
 		return Stats{}, err
+	}
+	if s.Requests == 0 {
+		s.FirstError = "pgbench: no transaction after the warm-up: " + lastLines(out, 3)
 	}
 	if failed := pgbenchFailed(out); failed > 0 {
 		s.Errors += failed
@@ -174,8 +185,8 @@ func RunPgbench(ctx context.Context, c *pgembed.Cluster, p Pgbench, threads int)
 // transaction_no time script_no time_epoch time_us", time being the
 // latency in microseconds and time_epoch/time_us the end of the
 // transaction) into Stats, leaving out the transactions that started in
-// the first skip of the run.
-func parsePgbenchLogs(paths []string, skip time.Duration) (Stats, error) {
+// the first skip of the run or more than limit after it (0: no limit).
+func parsePgbenchLogs(paths []string, skip, limit time.Duration) (Stats, error) {
 	type tx struct {
 		start   time.Time
 		latency time.Duration
@@ -228,7 +239,7 @@ func parsePgbenchLogs(paths []string, skip time.Duration) (Stats, error) {
 		cutoff    = first.Add(skip)
 	)
 	for _, t := range txs {
-		if t.start.Before(cutoff) {
+		if t.start.Before(cutoff) || limit > 0 && t.start.After(cutoff.Add(limit)) {
 			continue
 		}
 		s.Requests++

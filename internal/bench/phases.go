@@ -144,6 +144,21 @@ func (r *Runner) jobStart(ctx context.Context) error {
 				return err
 			}
 			r.add(Point{Phase: PhaseJobStart, Side: SideCeiling, Licenses: licenses, Clients: c, Stats: s})
+			if licenses > 1 && c >= 16 {
+				// Every statement the service runs: how much of the gap is
+				// the token check's read.
+				withRead, err := r.withTokenRead(script)
+				if err != nil {
+					return err
+				}
+				r.script("jobs.start with the token read", withRead)
+				s, err := RunPgbench(ctx, r.cluster, Pgbench{Name: "jobs.start+token", Script: withRead, Clients: c,
+					Duration: r.cfg.Duration, Warmup: r.cfg.Warmup, DB: r.dbName}, threads())
+				if err != nil {
+					return err
+				}
+				r.add(Point{Phase: PhaseJobStart, Side: SideCeilingToken, Licenses: licenses, Clients: c, Stats: s})
+			}
 
 			err = r.serviceSide(ctx, "jobs.start", func() error {
 				fx := spread

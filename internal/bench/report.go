@@ -22,6 +22,9 @@ const (
 const (
 	SideService = "service"
 	SideCeiling = "ceiling"
+	// SideCeilingToken is the ceiling with the token check's read of the
+	// license before the decision: every statement the service runs.
+	SideCeilingToken = "ceiling+token"
 	// SideStatement is the deciding statement alone, timed by EXPLAIN
 	// ANALYZE (window phase).
 	SideStatement = "statement"
@@ -199,6 +202,18 @@ func Markdown(r Report) string {
 		r.Settings["fsync"], r.Settings["synchronous_commit"], r.Machine.PoolSize)
 
 	comparisonTable(&b, r, PhaseJobStart, "POST /api/jobs/start against the database ceiling (pgbench, same SQL)")
+	if rows := sidePoints(r, PhaseJobStart, SideCeilingToken); len(rows) > 0 {
+		b.WriteString("With the token check's read of the license before each decision (every statement the service runs, one more round trip):\n\n")
+		b.WriteString("| licenses | clients | ceiling + token read tx/s | p50 / p95 / p99 ms | service / this ceiling |\n|---:|---:|---:|---|---:|\n")
+		for _, p := range rows {
+			ratio := "–"
+			if s, ok := r.find(PhaseJobStart, SideService, p.Licenses, p.Clients, 0); ok && p.Throughput > 0 {
+				ratio = fmt.Sprintf("%.0f%%", 100*s.Throughput/p.Throughput)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", licensesLabel(p.Licenses), p.Clients, rate(p), lat3(p), ratio)
+		}
+		b.WriteString("\n")
+	}
 	if rows := pointsOf(r, PhaseHealthz); len(rows) > 0 {
 		b.WriteString("### HTTP ceiling: GET /healthz\n\n")
 		b.WriteString("| clients | req/s | p50 / p95 / p99 ms | errors |\n|---:|---:|---|---:|\n")
@@ -265,6 +280,16 @@ func comparisonTable(b *strings.Builder, r Report, phase, title string) {
 			licensesLabel(k.licenses), k.clients, rate(c), lat3(c), rate(s), lat3(s), ratio(s.Ratio), errs(c, s))
 	}
 	b.WriteString("\n")
+}
+
+func sidePoints(r Report, phase, side string) []Point {
+	var ps []Point
+	for _, p := range pointsOf(r, phase) {
+		if p.Side == side {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 type pairKey struct{ licenses, clients int }
