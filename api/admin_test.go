@@ -645,3 +645,49 @@ func TestEventsPage(t *testing.T) {
 		wantProblem(t, env.Do(http.MethodGet, "/api/licenses/"+l.ID+"/events"+q, env.AdminToken, nil), http.StatusBadRequest, "VALIDATION_FAILED")
 	}
 }
+
+// TestDatesOutsideYears1To9999AreRefused: RFC 3339 writes years 0000 to
+// 9999 with any offset, so a date can leave that range once in UTC; such a
+// date is a 400 naming its field, never a 500 when the license is rendered.
+func TestDatesOutsideYears1To9999AreRefused(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	lic := mustCreate(t, env, "dates-edge", nil)
+	base := func(kv ...string) map[string]any {
+		b := map[string]any{"tenant_id": "edge", "tenant_name": "Edge", "max_apps": 1, "max_executions_per_24h": 1}
+		for i := 0; i < len(kv); i += 2 {
+			b[kv[i]] = kv[i+1]
+		}
+		return b
+	}
+	const (
+		after9999  = "9999-12-31T23:59:59-01:00"
+		before0001 = "0000-01-01T00:00:00+01:00"
+	)
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		field              string
+	}{
+		{"create valid_to after 9999", http.MethodPost, "/api/licenses", base("valid_to", after9999), "valid_to"},
+		{"create valid_from before 0001", http.MethodPost, "/api/licenses", base("valid_from", before0001, "valid_to", "2030-01-01T00:00:00Z"), "valid_from"},
+		{"create default valid_to after 9999", http.MethodPost, "/api/licenses", base("valid_from", "9999-06-01T00:00:00Z"), "valid_to"},
+		{"patch valid_to after 9999", http.MethodPatch, "/api/licenses/" + lic.ID, map[string]any{"valid_to": after9999}, "valid_to"},
+		{"patch valid_from before 0001", http.MethodPatch, "/api/licenses/" + lic.ID, map[string]any{"valid_from": before0001}, "valid_from"},
+		{"token expires_at after 9999", http.MethodPost, "/api/licenses/" + lic.ID + "/tokens", map[string]any{"expires_at": after9999}, "expires_at"},
+	} {
+		r := env.Do(tc.method, tc.path, env.AdminToken, tc.body)
+		p := wantProblem(t, r, http.StatusBadRequest, "VALIDATION_FAILED")
+		if !slices.Contains(p.fields(), tc.field) {
+			t.Errorf("%s: fields %v, want %s: %s", tc.name, p.fields(), tc.field, r.Body)
+		}
+	}
+	for _, since := range []string{"0000-01-01T00:00:00%2B01:00", "9999-12-31T23:59:59-01:00"} {
+		p := wantProblem(t, env.Do(http.MethodGet, "/api/jobs?since="+since, lic.Token, nil), http.StatusBadRequest, "VALIDATION_FAILED")
+		if !slices.Equal(p.fields(), []string{"since"}) {
+			t.Errorf("since=%s: fields %v", since, p.fields())
+		}
+	}
+	// The edges themselves are fine.
+	mustCreate(t, env, "dates-edges-ok", map[string]any{"valid_from": "0001-01-01T00:00:00Z", "valid_to": "9999-12-31T23:59:59Z"})
+}

@@ -132,6 +132,12 @@ func (s *Service) Create(ctx context.Context, actor string, in CreateInput) (Cre
 	if in.ValidTo != nil {
 		to = in.ValidTo.UTC()
 	}
+	fe.instant("valid_from", in.ValidFrom)
+	fe.instant("valid_to", in.ValidTo)
+	fe.instant("token_expires_at", in.TokenExpiresAt)
+	if in.ValidTo == nil && in.ValidFrom != nil && licensing.InstantInRange(from) && !licensing.InstantInRange(to) {
+		fe.add("valid_to", "is required: valid_from plus one year (the default) is after 9999-12-31T23:59:59Z")
+	}
 	if !from.Before(to) {
 		fe.add("valid_to", "must be after valid_from")
 	} else if !to.After(now) {
@@ -324,6 +330,8 @@ func (s *Service) Update(ctx context.Context, actor string, id uuid.UUID, in Upd
 	fe.limit("max_apps", in.MaxApps, MaxApps, false)
 	fe.limit("max_executions_per_24h", in.MaxExecutionsPer24h, MaxExecutionsPer24h, false)
 	checkReason(&fe, in.Reason)
+	fe.instant("valid_from", in.ValidFrom)
+	fe.instant("valid_to", in.ValidTo)
 	if in.ValidFrom != nil && in.ValidTo != nil && !in.ValidFrom.Before(*in.ValidTo) {
 		fe.add("valid_to", "must be after valid_from")
 	}
@@ -470,6 +478,7 @@ func (s *Service) IssueToken(ctx context.Context, actor string, id uuid.UUID, in
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()) {
 		fe.add("expires_at", "must be in the future")
 	}
+	fe.instant("expires_at", in.ExpiresAt)
 	if err := fe.err(); err != nil {
 		return Token{}, err
 	}
@@ -650,6 +659,14 @@ func (fe fieldErrors) err() error {
 		return nil
 	}
 	return licensing.Invalid(fe...)
+}
+
+// instant refuses an optional instant outside the years 1 to 9999 (UTC):
+// stored, it could not be rendered as RFC 3339.
+func (fe *fieldErrors) instant(field string, t *time.Time) {
+	if t != nil && !licensing.InstantInRange(*t) {
+		fe.add(field, licensing.InstantOutOfRange)
+	}
 }
 
 // limit checks an optional (or required) limit against 0..max and returns it.

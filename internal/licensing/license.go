@@ -15,6 +15,24 @@ const (
 	StatusNotYetValid = "NOT_YET_VALID"
 )
 
+// MinInstant and MaxInstant bound every instant the service takes from a
+// client: years 1 to 9999 in UTC. RFC 3339 and Go's JSON encoding of
+// time.Time cannot write a year outside them (so a stored license could not
+// be rendered), and PostgreSQL's timestamptz holds them all.
+var (
+	MinInstant = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxInstant = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// InstantOutOfRange is the field message for an instant outside
+// MinInstant..MaxInstant.
+const InstantOutOfRange = "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z (in UTC)"
+
+// InstantInRange reports whether t lies within MinInstant..MaxInstant.
+func InstantInRange(t time.Time) bool {
+	return !t.Before(MinInstant) && !t.After(MaxInstant)
+}
+
 // EffectiveStatus returns what a license may do at instant at: the
 // administrative status first, then the validity dates. It is the Go twin of
 // the SQL function license_effective_status (sql/000001_licenses.up.sql),

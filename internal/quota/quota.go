@@ -598,8 +598,11 @@ func (s *Service) ListJobs(ctx context.Context, licenseID uuid.UUID, o JobListOp
 	}
 	if o.Since != "" {
 		t, err := time.Parse(time.RFC3339Nano, o.Since)
-		if err != nil {
+		switch {
+		case err != nil:
 			c.add("since", "must be an RFC 3339 time")
+		case !licensing.InstantInRange(t):
+			c.add("since", licensing.InstantOutOfRange)
 		}
 		p.Since = &t
 	}
