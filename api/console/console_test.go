@@ -369,7 +369,8 @@ func TestFormsRefuseAMissingOrForeignCSRFToken(t *testing.T) {
 	} {
 		for _, path := range []string{
 			"/console/licenses", "/console/licenses/" + l.ID + "/edit", "/console/licenses/" + l.ID + "/suspend",
-			"/console/licenses/" + l.ID + "/revoke", "/console/licenses/" + l.ID + "/tokens", "/console/signout",
+			"/console/licenses/" + l.ID + "/reactivate", "/console/licenses/" + l.ID + "/revoke",
+			"/console/licenses/" + l.ID + "/tokens", "/console/signout",
 		} {
 			f := url.Values{"confirm": {"yes"}, "tenant_id": {"csrf-made"}, "tenant_name": {"x"}, "max_apps": {"1"},
 				"max_executions_per_24h": {"1"}, "valid_from": {"2030-01-01T00:00"}, "valid_to": {"2031-01-01T00:00"}}
