@@ -216,7 +216,7 @@ func TestDeriveMarkdownAndSVG(t *testing.T) {
 
 	md := Markdown(r)
 	for _, want := range []string{
-		"| 1 (hot) | 16 | 1000 | 15.00 / 30.00 / 30.00 | 800 | 19.00 / 60.00 / 60.00 | 80% | 0 |",
+		"| 1 (hot) | 16 | 1000 | 15.00 / 30.00 / 30.00 | 800 | 19.00 / 60.00 / 60.00 | 80% | 0 | – / – | – |",
 		"| 1,000,000 | – | 0 | – | – | – | 2.20 / 3.50 | 1.10x |",
 		"| 1 (hot) | 16 | 900 |",
 	} {
@@ -352,5 +352,17 @@ func TestFixtureIDsAgree(t *testing.T) {
 		if lic != licenseID(n) || app != appID(n) {
 			t.Errorf("n=%d: SQL gives %s and %s, Go %s and %s", n, lic, app, licenseID(n), appID(n))
 		}
+	}
+}
+
+func TestCPUSnapshot(t *testing.T) {
+	t.Parallel()
+	snap := takeCPU()
+	deadline := time.Now().Add(20 * time.Millisecond)
+	for time.Now().Before(deadline) {
+	}
+	c := snap.since(100)
+	if c == nil || c.Process <= 0 || c.Machine < 0 || c.ProcessPerRequestMs <= 0 {
+		t.Errorf("cpu = %+v", c)
 	}
 }

@@ -21,11 +21,12 @@ import (
 func (r *Runner) healthz(ctx context.Context) error {
 	target := vegeta.Target{Method: http.MethodGet, URL: r.baseURL + "/healthz"}
 	for _, c := range r.cfg.Clients {
+		cpu := takeCPU()
 		s := RunLoad(ctx, Load{
 			Name: "healthz", Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
 			Targeter: vegeta.NewStaticTargeter(target),
 		})
-		r.add(Point{Phase: PhaseHealthz, Side: SideService, Clients: c, Stats: s})
+		r.add(Point{Phase: PhaseHealthz, Side: SideService, Clients: c, Stats: s, CPU: cpu.since(s.Throughput)})
 	}
 	return ctx.Err()
 }
@@ -138,12 +139,13 @@ func (r *Runner) jobStart(ctx context.Context) error {
 				return err
 			}
 			r.script("jobs.start", script)
+			cpu := takeCPU()
 			s, err := RunPgbench(ctx, r.cluster, Pgbench{Name: "jobs.start", Script: script, Clients: c,
 				Duration: r.cfg.Duration, Warmup: r.cfg.Warmup, DB: r.dbName}, threads())
 			if err != nil {
 				return err
 			}
-			r.add(Point{Phase: PhaseJobStart, Side: SideCeiling, Licenses: licenses, Clients: c, Stats: s})
+			r.add(Point{Phase: PhaseJobStart, Side: SideCeiling, Licenses: licenses, Clients: c, Stats: s, CPU: cpu.since(s.Throughput)})
 			if licenses > 1 && c >= 16 {
 				// Every statement the service runs: how much of the gap is
 				// the token check's read.
@@ -152,12 +154,13 @@ func (r *Runner) jobStart(ctx context.Context) error {
 					return err
 				}
 				r.script("jobs.start with the token read", withRead)
+				cpu := takeCPU()
 				s, err := RunPgbench(ctx, r.cluster, Pgbench{Name: "jobs.start+token", Script: withRead, Clients: c,
 					Duration: r.cfg.Duration, Warmup: r.cfg.Warmup, DB: r.dbName}, threads())
 				if err != nil {
 					return err
 				}
-				r.add(Point{Phase: PhaseJobStart, Side: SideCeilingToken, Licenses: licenses, Clients: c, Stats: s})
+				r.add(Point{Phase: PhaseJobStart, Side: SideCeilingToken, Licenses: licenses, Clients: c, Stats: s, CPU: cpu.since(s.Throughput)})
 			}
 
 			err = r.serviceSide(ctx, "jobs.start", func() error {
@@ -178,9 +181,10 @@ func (r *Runner) jobStart(ctx context.Context) error {
 				if err := r.probe(ctx, tr, http.StatusCreated); err != nil {
 					return err
 				}
+				cpu := takeCPU()
 				s, b := r.runTimed(ctx, Load{Name: fmt.Sprintf("jobs.start-%d-%d", licenses, c), Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
 					Targeter: tr, OK: http.StatusCreated})
-				r.add(Point{Phase: PhaseJobStart, Side: SideService, Licenses: licenses, Clients: c, Stats: s, Beyond: b})
+				r.add(Point{Phase: PhaseJobStart, Side: SideService, Licenses: licenses, Clients: c, Stats: s, CPU: cpu.since(s.Throughput), Beyond: b})
 				return nil
 			})
 			if err != nil {
@@ -244,12 +248,13 @@ func (r *Runner) window(ctx context.Context) error {
 		summarise(&st, times)
 		st.Throughput = 0
 		r.add(Point{Phase: PhaseWindow, Side: SideStatement, Licenses: 1, Clients: 1, Window: size, Stats: st, Buffers: buffers})
+		cpu := takeCPU()
 		s, err := RunPgbench(ctx, r.cluster, Pgbench{Name: "window", Script: script, Clients: 1,
 			Duration: r.cfg.WindowDuration, Warmup: r.cfg.Warmup, DB: r.dbName}, 1)
 		if err != nil {
 			return err
 		}
-		r.add(Point{Phase: PhaseWindow, Side: SideCeiling, Licenses: 1, Clients: 1, Window: size, Stats: s})
+		r.add(Point{Phase: PhaseWindow, Side: SideCeiling, Licenses: 1, Clients: 1, Window: size, Stats: s, CPU: cpu.since(s.Throughput)})
 		err = r.serviceSide(ctx, "window", func() error {
 			fx, err := r.fixtures(ctx, n, n)
 			if err != nil {
@@ -259,9 +264,10 @@ func (r *Runner) window(ctx context.Context) error {
 			if err := r.probe(ctx, tr, http.StatusCreated); err != nil {
 				return err
 			}
+			cpu := takeCPU()
 			s, b := r.runTimed(ctx, Load{Name: fmt.Sprintf("window-%d", size), Clients: 1, Duration: r.cfg.WindowDuration, Warmup: r.cfg.Warmup,
 				Targeter: tr, OK: http.StatusCreated})
-			r.add(Point{Phase: PhaseWindow, Side: SideService, Licenses: 1, Clients: 1, Window: size, Stats: s, Beyond: b})
+			r.add(Point{Phase: PhaseWindow, Side: SideService, Licenses: 1, Clients: 1, Window: size, Stats: s, CPU: cpu.since(s.Throughput), Beyond: b})
 			return nil
 		})
 		if err != nil {
@@ -289,12 +295,13 @@ func (r *Runner) register(ctx context.Context) error {
 			return err
 		}
 		r.script("apps.register", script)
+		cpu := takeCPU()
 		s, err := RunPgbench(ctx, r.cluster, Pgbench{Name: "apps.register", Script: script, Clients: c,
 			Duration: r.cfg.Duration, Warmup: r.cfg.Warmup, DB: r.dbName}, threads())
 		if err != nil {
 			return err
 		}
-		r.add(Point{Phase: PhaseRegister, Side: SideCeiling, Licenses: 1, Clients: c, Stats: s})
+		r.add(Point{Phase: PhaseRegister, Side: SideCeiling, Licenses: 1, Clients: c, Stats: s, CPU: cpu.since(s.Throughput)})
 		err = r.serviceSide(ctx, "apps.register", func() error {
 			fx, err := r.fixtures(ctx, n+1, n+1)
 			if err != nil {
@@ -310,9 +317,10 @@ func (r *Runner) register(ctx context.Context) error {
 			if err := r.probe(ctx, tr, http.StatusCreated); err != nil {
 				return err
 			}
+			cpu := takeCPU()
 			s, b := r.runTimed(ctx, Load{Name: fmt.Sprintf("apps.register-%d", c), Clients: c, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup,
 				Targeter: tr, OK: http.StatusCreated})
-			r.add(Point{Phase: PhaseRegister, Side: SideService, Licenses: 1, Clients: c, Stats: s, Beyond: b})
+			r.add(Point{Phase: PhaseRegister, Side: SideService, Licenses: 1, Clients: c, Stats: s, CPU: cpu.since(s.Throughput), Beyond: b})
 			return nil
 		})
 		if err != nil {

@@ -76,6 +76,9 @@ type Point struct {
 	// Beyond is what the service's requests cost beyond their database
 	// calls (service points).
 	Beyond *Beyond `json:"beyond_db,omitempty"`
+	// CPU is where the processor time went during the point (warm-up
+	// included).
+	CPU *CPU `json:"cpu,omitempty"`
 	// Buffers are the shared buffers the statement touched (SideStatement).
 	Buffers int64 `json:"buffers,omitempty"`
 	// ThroughputRatio is a service point's throughput over its ceiling's;
@@ -271,15 +274,30 @@ func comparisonTable(b *strings.Builder, r Report, phase, title string) {
 		return
 	}
 	fmt.Fprintf(b, "### %s\n\n", title)
-	b.WriteString("| licenses | clients | ceiling tx/s | ceiling p50 / p95 / p99 ms | service req/s | service p50 / p95 / p99 ms | service / ceiling | errors |\n")
-	b.WriteString("|---:|---:|---:|---|---:|---|---:|---:|\n")
+	b.WriteString("| licenses | clients | ceiling tx/s | ceiling p50 / p95 / p99 ms | service req/s | service p50 / p95 / p99 ms | service / ceiling | errors | cores busy: ceiling / service | service process CPU ms per request |\n")
+	b.WriteString("|---:|---:|---:|---|---:|---|---:|---:|---|---:|\n")
 	for _, k := range pairKeys(rows) {
 		c, _ := r.find(phase, SideCeiling, k.licenses, k.clients, 0)
 		s, _ := r.find(phase, SideService, k.licenses, k.clients, 0)
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n",
-			licensesLabel(k.licenses), k.clients, rate(c), lat3(c), rate(s), lat3(s), ratio(s.Ratio), errs(c, s))
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n",
+			licensesLabel(k.licenses), k.clients, rate(c), lat3(c), rate(s), lat3(s), ratio(s.Ratio), errs(c, s),
+			cores(c), cores(s), cpuPerRequest(s))
 	}
 	b.WriteString("\n")
+}
+
+func cores(p Point) string {
+	if p.CPU == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", p.CPU.Machine)
+}
+
+func cpuPerRequest(p Point) string {
+	if p.CPU == nil || p.CPU.ProcessPerRequestMs == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", p.CPU.ProcessPerRequestMs)
 }
 
 func sidePoints(r Report, phase, side string) []Point {
