@@ -556,6 +556,12 @@ func TestLicenseDetailPage(t *testing.T) {
 		t.Errorf("%d bars, want 1 (all three starts in the last hour)", n)
 	}
 
+	// A downgrade below the usage: the hour that went over is marked.
+	if r := env.Do(http.MethodPatch, "/api/licenses/"+l.ID, env.AdminToken, map[string]any{"max_executions_per_24h": 2}); r.Status != http.StatusOK {
+		t.Fatalf("downgrade: %d %s", r.Status, r.Body)
+	}
+	must(t, b.get("/console/licenses/"+l.ID), http.StatusOK, `<rect class="bar over"`, "3 of 2 allowed", `3 <small>of 2</small>`)
+
 	must(t, b.get("/console/licenses/00000000-0000-0000-0000-000000000000"), http.StatusNotFound)
 	p = b.get("/console/licenses/not-a-uuid")
 	if p.Status != http.StatusNotFound && p.Status != http.StatusBadRequest {
