@@ -176,8 +176,9 @@ func (s *Service) Collectors() []prometheus.Collector {
 }
 
 // Issue signs a token for lic with the newest unretired key, creating the
-// first key if there is none. The token expires at now+TTL or at the
-// license's valid_to, whichever is first, or at expiresAt when that is
+// first key if there is none. The token expires at TTL after now (or after
+// the license's valid_from, when that is later) or at the license's
+// valid_to, whichever is first, or at expiresAt when that is
 // non-zero and earlier still. It returns VALIDATION_FAILED for an expiresAt
 // that is not in the future and LICENSE_EXPIRED for a license past its
 // valid_to.
@@ -197,7 +198,15 @@ func (s *Service) IssueIn(ctx context.Context, q *db.Queries, lic db.License, ex
 // issue signs a token; inTx, when not nil, is the caller's transaction.
 func (s *Service) issue(ctx context.Context, inTx *db.Queries, lic db.License, expiresAt time.Time) (Issued, error) {
 	now := s.now()
-	exp := now.Add(s.cfg.TTL)
+	// The lifetime counts from when the license becomes valid, so the
+	// first token of a license that starts in the future does not expire
+	// before it can be used; nbf stays now (the license check refuses the
+	// token with NOT_YET_VALID until then anyway).
+	start := now
+	if lic.ValidFrom.After(start) {
+		start = lic.ValidFrom
+	}
+	exp := start.Add(s.cfg.TTL)
 	if lic.ValidTo.Before(exp) {
 		exp = lic.ValidTo
 	}

@@ -212,6 +212,35 @@ func TestIssueExpiry(t *testing.T) {
 	}
 }
 
+// TestIssueForALicenseThatStartsLater: the TTL counts from valid_from, so
+// the token outlives the wait for the license to start; nbf stays now and
+// valid_to still bounds exp.
+func TestIssueForALicenseThatStartsLater(t *testing.T) {
+	t.Parallel()
+	pool, s, lic := setup(t, testConfig)
+	ctx := context.Background()
+	exec(t, pool, `UPDATE licenses SET valid_from = now() + interval '30 days', valid_to = now() + interval '60 days' WHERE id = $1`, lic.ID)
+	lic, _ = db.New(pool).LicenseGet(ctx, lic.ID)
+	before := time.Now().Truncate(time.Second)
+	is := issue(t, s, lic)
+	if want := lic.ValidFrom.Add(testConfig.TTL).Truncate(time.Second); !is.ExpiresAt.Equal(want) {
+		t.Fatalf("expires at %v, want valid_from + TTL = %v", is.ExpiresAt, want)
+	}
+	if _, _, err := s.Verify(ctx, is.Token); licensing.ErrorCode(err) != licensing.CodeLicenseNotYetValid {
+		t.Fatalf("verify before valid_from: %v, want LICENSE_NOT_YET_VALID", err)
+	}
+	payload := decodeSegment(t, strings.Split(is.Token, ".")[1])
+	if nbf := time.Unix(int64(payload["nbf"].(float64)), 0); nbf.Before(before) || nbf.After(time.Now()) {
+		t.Fatalf("nbf %v, want now", nbf)
+	}
+	// valid_to still caps the lifetime.
+	exec(t, pool, `UPDATE licenses SET valid_to = valid_from + interval '10 minutes' WHERE id = $1`, lic.ID)
+	lic, _ = db.New(pool).LicenseGet(ctx, lic.ID)
+	if is := issue(t, s, lic); !is.ExpiresAt.Equal(lic.ValidTo.Truncate(time.Second)) {
+		t.Fatalf("expires at %v, want valid_to %v", is.ExpiresAt, lic.ValidTo)
+	}
+}
+
 func TestVerifyRefusesForgedAndInvalidTokens(t *testing.T) {
 	t.Parallel()
 	_, s, lic := setup(t, testConfig)
