@@ -664,7 +664,7 @@ func TestLifecycleForms(t *testing.T) {
 		t.Fatalf("revoke: %d to %q", p.Status, p.Location)
 	}
 	p = b.get(p.Location)
-	must(t, p, http.StatusOK, "License revoked.", `<span class="badge revoked">REVOKED</span>`)
+	must(t, p, http.StatusOK, "License revoked.", `<span class="badge revoked">REVOKED</span>`, "no starts while revoked")
 	if strings.Contains(p.Body, `action="`+base+`/reactivate"`) || strings.Contains(p.Body, `action="`+base+`/tokens"`) {
 		t.Error("a revoked license still offers actions")
 	}
