@@ -196,6 +196,23 @@ func TestChallengeScenario(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("get job %d %s", r.Status, r.Body)
 	}
+
+	fams, _ := scrape(t, env)
+	for _, c := range []struct {
+		op, result string
+		want       float64
+	}{
+		{"jobs/start", "ok", 100},
+		{"jobs/start", "execution_quota_exceeded", 1},
+		{"apps/register", "ok", 2},
+		{"apps/register", "app_limit_reached", 1},
+		{"jobs/finish", "ok", 1},
+	} {
+		m := find(fams, "licensing_quota_decisions_total", map[string]string{"operation": c.op, "result": c.result})
+		if m == nil || m.GetCounter().GetValue() != c.want {
+			t.Errorf("licensing_quota_decisions_total{operation=%q,result=%q} = %v, want %v", c.op, c.result, m.GetCounter().GetValue(), c.want)
+		}
+	}
 }
 
 // TestQuotaEndpointsRefuseBadRequests: authentication, bodies, ids and

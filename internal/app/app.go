@@ -57,6 +57,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	a.Metrics.MustRegister(a.Tokens.Collectors()...)
 	a.Admin = admin.New(pool, admin.Config{AdminToken: cfg.AdminToken}, a.Tokens, log)
 	a.Quota = quota.New(pool, log)
+	a.Metrics.MustRegister(a.Quota.Collectors()...)
 	a.stop = a.startPruner(cfg.PruneInterval)
 	a.Console, err = console.New(console.Options{
 		Service:  console.Domain{Admin: a.Admin, Quota: a.Quota},

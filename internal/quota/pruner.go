@@ -34,6 +34,9 @@ func (s *Service) Prune(ctx context.Context) (int64, error) {
 	if errors.Is(err, ErrPruneBusy) {
 		return 0, ErrPruneBusy
 	}
+	if err == nil {
+		s.pruned.Add(float64(deleted))
+	}
 	return deleted, err
 }
 

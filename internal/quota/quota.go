@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/licensing-service/licensing/db"
 	"github.com/licensing-service/licensing/internal/licensing"
@@ -35,6 +36,9 @@ import (
 type Service struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+
+	decisions *prometheus.CounterVec
+	pruned    prometheus.Counter
 }
 
 // New returns a Service on pool.
@@ -42,7 +46,22 @@ func New(pool *pgxpool.Pool, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{pool: pool, log: log}
+	return &Service{pool: pool, log: log,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "licensing_quota_decisions_total",
+			Help: "Quota decisions by operation (apps/register, apps/delete, jobs/start, jobs/finish) and result: ok, replayed, or the lower-cased error code (execution_quota_exceeded, app_limit_reached, ...).",
+		}, []string{"operation", "result"}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "licensing_jobs_pruned_total",
+			Help: "Jobs deleted by this server's pruner (pg_cron's runs are not counted here).",
+		}),
+	}
+}
+
+// Collectors returns the Service's Prometheus figures, for the app's
+// registry.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.decisions, s.pruned}
 }
 
 // RateLimit is one quota policy's state after a decision, for the IETF
@@ -72,19 +91,24 @@ type Outcome struct {
 	Limit *RateLimit
 }
 
-// Names of the operations, part of the Idempotency-Key request hash.
-const (
-	opRegister = "apps/register"
-	opStart    = "jobs/start"
-	opFinish   = "jobs/finish"
-)
+// operation is one kind of quota decision: its name (part of the
+// Idempotency-Key request hash and of the metrics), how it locks the
+// license row, and the RateLimit policy it reports ("" for none).
+type operation struct {
+	name   string
+	shared bool
+	policy string
+}
 
-// lockMode says how a decision locks the license row.
-type lockMode int
-
-const (
-	lockExclusive lockMode = iota // registrations, starts, deletions
-	lockShared                    // finishes
+var (
+	// Registrations, starts and deletions change what is counted: they
+	// take the row lock exclusively and run one at a time per license.
+	opRegister = operation{name: "apps/register", policy: "apps"}
+	opStart    = operation{name: "jobs/start", policy: "executions"}
+	opDelete   = operation{name: "apps/delete"}
+	// Finishes change no count: they share the lock with each other, and
+	// exclude only changes of the license row (suspend, revoke, ...).
+	opFinish = operation{name: "jobs/finish", shared: true}
 )
 
 // checkKey validates an Idempotency-Key header ("" means none).
@@ -106,10 +130,10 @@ func checkKey(key string) error {
 }
 
 // requestHash identifies an operation and its normalized body.
-func requestHash(op string, normalized any) []byte {
+func requestHash(op operation, normalized any) []byte {
 	b, _ := json.Marshal(normalized)
 	h := sha256.New()
-	h.Write([]byte(op))
+	h.Write([]byte(op.name))
 	h.Write([]byte{'\n'})
 	h.Write(b)
 	return h.Sum(nil)
@@ -118,15 +142,28 @@ func requestHash(op string, normalized any) []byte {
 // decide runs one quota decision: it locks the license row, answers a
 // replayed Idempotency-Key from the stored response, runs fn, and stores
 // fn's success under the key, all in one READ COMMITTED transaction.
-// A replay carries the current state of policy ("apps", "executions" or
-// "" for none) in its Limit.
-func (s *Service) decide(ctx context.Context, licenseID uuid.UUID, mode lockMode, policy, key string, hash []byte,
+// A replay carries the current state of the operation's policy in its Limit.
+func (s *Service) decide(ctx context.Context, op operation, licenseID uuid.UUID, key string, hash []byte,
+	fn func(q *db.Queries) (Outcome, error)) (Outcome, error) {
+	out, err := s.decideTx(ctx, op, licenseID, key, hash, fn)
+	result := "ok"
+	switch {
+	case err != nil:
+		result = strings.ToLower(string(licensing.ErrorCode(err)))
+	case out.Replayed:
+		result = "replayed"
+	}
+	s.decisions.WithLabelValues(op.name, result).Inc()
+	return out, err
+}
+
+func (s *Service) decideTx(ctx context.Context, op operation, licenseID uuid.UUID, key string, hash []byte,
 	fn func(q *db.Queries) (Outcome, error)) (Outcome, error) {
 	var out Outcome
 	err := postgres.WithTx(ctx, s.pool, func(q *db.Queries) error {
 		var effective string
-		switch mode {
-		case lockShared:
+		switch {
+		case op.shared:
 			l, err := q.LicenseLockSharedForQuota(ctx, licenseID)
 			if err != nil {
 				return licenseErr(err)
@@ -152,12 +189,12 @@ func (s *Service) decide(ctx context.Context, licenseID uuid.UUID, mode lockMode
 						"this Idempotency-Key was used with another request in the last 24 hours")
 				}
 				out = Outcome{Status: int(stored.ResponseStatus), Body: stored.ResponseBody, Replayed: true}
-				if policy != "" {
+				if op.policy != "" {
 					u, err := q.LicenseUsageGet(ctx, licenseID)
 					if err != nil {
 						return err
 					}
-					out.Limit = limitOf(policy, u)
+					out.Limit = limitOf(op.policy, u)
 				}
 				return nil
 			case !errors.Is(err, pgx.ErrNoRows):
@@ -266,7 +303,7 @@ func (s *Service) RegisterApp(ctx context.Context, licenseID uuid.UUID, key stri
 	req.Metadata = metadata
 	hash := requestHash(opRegister, req)
 
-	return s.decide(ctx, licenseID, lockExclusive, "apps", key, hash, func(q *db.Queries) (Outcome, error) {
+	return s.decide(ctx, opRegister, licenseID, key, hash, func(q *db.Queries) (Outcome, error) {
 		r, err := q.ApplicationRegister(ctx, db.ApplicationRegisterParams{
 			LicenseID:   licenseID,
 			Name:        req.Name,
@@ -337,7 +374,7 @@ func (s *Service) StartJob(ctx context.Context, licenseID uuid.UUID, key string,
 	req.ApplicationID = appID.String()
 	hash := requestHash(opStart, req)
 
-	return s.decide(ctx, licenseID, lockExclusive, "executions", key, hash, func(q *db.Queries) (Outcome, error) {
+	return s.decide(ctx, opStart, licenseID, key, hash, func(q *db.Queries) (Outcome, error) {
 		r, err := q.JobStart(ctx, db.JobStartParams{
 			LicenseID:     licenseID,
 			ApplicationID: appID,
@@ -441,7 +478,7 @@ func (s *Service) FinishJob(ctx context.Context, licenseID uuid.UUID, key string
 	req.JobID = jobID.String()
 	hash := requestHash(opFinish, req)
 
-	return s.decide(ctx, licenseID, lockShared, "", key, hash, func(q *db.Queries) (Outcome, error) {
+	return s.decide(ctx, opFinish, licenseID, key, hash, func(q *db.Queries) (Outcome, error) {
 		r, err := q.JobFinish(ctx, db.JobFinishParams{
 			LicenseID:    licenseID,
 			ID:           jobID,
@@ -490,7 +527,7 @@ func (s *Service) FinishJob(ctx context.Context, licenseID uuid.UUID, key string
 // counting against max_apps; its jobs stay. Deleting an already deleted
 // application succeeds. Errors: APP_NOT_FOUND, the LICENSE_* refusals.
 func (s *Service) DeleteApp(ctx context.Context, licenseID, appID uuid.UUID) error {
-	_, err := s.decide(ctx, licenseID, lockExclusive, "", "", nil, func(q *db.Queries) (Outcome, error) {
+	_, err := s.decide(ctx, opDelete, licenseID, "", nil, func(q *db.Queries) (Outcome, error) {
 		r, err := q.ApplicationDelete(ctx, db.ApplicationDeleteParams{ID: appID, LicenseID: licenseID})
 		if err != nil {
 			return Outcome{}, err
