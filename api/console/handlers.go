@@ -144,7 +144,11 @@ func (f *form) absorb(err error) string {
 			}
 		}
 		if len(rest) > 0 || len(e.Fields) == 0 {
-			return strings.TrimSpace(e.Message + " " + strings.Join(rest, "; "))
+			msg := e.Message
+			if len(rest) > 0 {
+				msg += ": " + strings.Join(rest, "; ")
+			}
+			return sentence(msg)
 		}
 		return ""
 	}
@@ -378,6 +382,9 @@ func (cs *Console) create(c *gin.Context) {
 	if err != nil {
 		if st := cs.opts.statusOf(err); st < 500 {
 			page.Error = f.absorb(err)
+			if page.Error == "" && f.ok() {
+				page.Error = sentence(licensing.AsError(err).Message)
+			}
 			cs.render(c, st, "form", v)
 			return
 		}
@@ -499,7 +506,7 @@ func (cs *Console) update(c *gin.Context) {
 		if st := cs.opts.statusOf(err); st < 500 {
 			page.Error = f.absorb(err)
 			if page.Error == "" && f.ok() {
-				page.Error = licensing.AsError(err).Message
+				page.Error = sentence(licensing.AsError(err).Message)
 			}
 			cs.render(c, st, "form", v)
 			return
@@ -545,7 +552,7 @@ func (cs *Console) lifecycle(action string) gin.HandlerFunc {
 					fields[action+"_"+fieldName(fe.Field)] = sentence(fe.Message)
 				}
 			}
-			cs.showDetail(c, st, &view{Error: e.Message}, fields)
+			cs.showDetail(c, st, &view{Error: sentence(e.Message)}, fields)
 			return
 		}
 		done := map[string]string{"suspend": "suspended", "reactivate": "reactivated", "revoke": "revoked"}[action]
@@ -565,7 +572,7 @@ func (cs *Console) issueToken(c *gin.Context) {
 			cs.renderError(c, err)
 			return
 		}
-		cs.showDetail(c, st, &view{Error: licensing.AsError(err).Message}, nil)
+		cs.showDetail(c, st, &view{Error: problemText(err)}, nil)
 		return
 	}
 	l, err := cs.svc.Get(ctx, id)
