@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,8 +131,12 @@ func (j jsonBody) WriteContentType(w http.ResponseWriter) {
 // fieldSet collects per-field errors while reading a body.
 type fieldSet []licensing.FieldError
 
+// add records msg for field unless field is refused already (one message
+// per field: a value of the wrong type may still leave a zero value behind).
 func (fs *fieldSet) add(field, msg string) {
-	*fs = append(*fs, licensing.FieldError{Field: field, Message: msg})
+	if !slices.ContainsFunc(*fs, func(f licensing.FieldError) bool { return f.Field == field }) {
+		*fs = append(*fs, licensing.FieldError{Field: field, Message: msg})
+	}
 }
 
 // either returns the one given spelling of a field (snake_case or
@@ -209,31 +214,57 @@ type licenseCreateBody struct {
 	Status        *string `json:"status"`
 }
 
-// bindJSONInto binds the body once and decodes it into each of dsts (no
+// bindFields binds the body once and decodes it into each of dsts (no
 // embedded structs: the decoder would name their fields by the Go type in
-// its errors).
-func bindJSONInto(c *gin.Context, dsts ...any) error {
+// its errors). Values of the wrong type come back as field errors (camelCase
+// names in their snake_case spelling), so the handler can report them
+// together with its other findings; any other failure is err.
+func bindFields(c *gin.Context, dsts ...any) (fieldSet, error) {
 	var raw json.RawMessage
 	if err := bindJSON(c, &raw); err != nil {
-		return err
+		return nil, err
 	}
+	var fs fieldSet
 	for _, d := range dsts {
-		if err := jsonbody.Decode(raw, d); err != nil {
-			return err
+		err := jsonbody.Decode(raw, d)
+		le := licensing.AsError(err)
+		if err != nil && (le == nil || le.Code != licensing.CodeValidation) {
+			return nil, err
+		}
+		if le != nil {
+			for _, f := range le.Fields {
+				if snake, ok := snakeCase[f.Field]; ok {
+					f.Field = snake
+				}
+				fs = append(fs, f)
+			}
 		}
 	}
-	return nil
+	return fs, nil
+}
+
+// snakeCase maps the camelCase spellings of body fields to the snake_case
+// names that errors use.
+var snakeCase = map[string]string{
+	"tenantId":            "tenant_id",
+	"tenantName":          "tenant_name",
+	"maxApps":             "max_apps",
+	"maxExecutionsPer24h": "max_executions_per_24h",
+	"validFrom":           "valid_from",
+	"validTo":             "valid_to",
+	"expiresAt":           "expires_at",
+	"revokePrevious":      "revoke_previous",
 }
 
 func createLicense(svc *admin.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var b licenseCreateBody
 		var lf licenseFieldsBody
-		if err := bindJSONInto(c, &lf, &b); err != nil {
+		fs, err := bindFields(c, &lf, &b)
+		if err != nil {
 			writeError(c, err)
 			return
 		}
-		var fs fieldSet
 		f := lf.read(&fs)
 		in := admin.CreateInput{
 			TenantID:            deref(either(&fs, "tenant_id", "tenantId", b.TenantID, b.TenantIDCamel)),
@@ -244,10 +275,7 @@ func createLicense(svc *admin.Service) gin.HandlerFunc {
 			ValidTo:             f.validTo,
 			Status:              deref(b.Status),
 			Reason:              f.reason,
-		}
-		if len(fs) > 0 {
-			writeError(c, licensing.Invalid(fs...))
-			return
+			Refused:             fs,
 		}
 		out, err := svc.Create(c.Request.Context(), actor(c), in)
 		if err != nil {
@@ -333,11 +361,11 @@ func updateLicense(svc *admin.Service) gin.HandlerFunc {
 		}
 		var b licensePatchBody
 		var lf licenseFieldsBody
-		if err := bindJSONInto(c, &lf, &b); err != nil {
+		fs, err := bindFields(c, &lf, &b)
+		if err != nil {
 			writeError(c, err)
 			return
 		}
-		var fs fieldSet
 		if b.TenantID != nil || b.TenantIDCamel != nil {
 			fs.add("tenant_id", "cannot be changed")
 		}
@@ -352,10 +380,7 @@ func updateLicense(svc *admin.Service) gin.HandlerFunc {
 			ValidFrom:           f.validFrom,
 			ValidTo:             f.validTo,
 			Reason:              f.reason,
-		}
-		if len(fs) > 0 {
-			writeError(c, licensing.Invalid(fs...))
-			return
+			Refused:             fs,
 		}
 		l, err := svc.Update(c.Request.Context(), actor(c), id, in)
 		if err != nil {
@@ -408,11 +433,11 @@ func issueToken(svc *admin.Service) gin.HandlerFunc {
 			return
 		}
 		var b tokenIssueBody
-		if err := bindJSON(c, &b); err != nil {
+		fs, err := bindFields(c, &b)
+		if err != nil {
 			writeError(c, err)
 			return
 		}
-		var fs fieldSet
 		in := admin.IssueTokenInput{
 			ExpiresAt: instant(&fs, "expires_at", either(&fs, "expires_at", "expiresAt", b.ExpiresAt, b.ExpiresAtCamel)),
 			Reason:    deref(b.Reason),
@@ -420,10 +445,7 @@ func issueToken(svc *admin.Service) gin.HandlerFunc {
 		if rp := either(&fs, "revoke_previous", "revokePrevious", b.RevokePrevious, b.RevokePreviousCamel); rp != nil {
 			in.RevokePrevious = *rp
 		}
-		if len(fs) > 0 {
-			writeError(c, licensing.Invalid(fs...))
-			return
-		}
+		in.Refused = fs
 		tok, err := svc.IssueToken(c.Request.Context(), actor(c), id, in)
 		if err != nil {
 			writeError(c, err)

@@ -303,7 +303,7 @@ func TestCreateValidatesEachField(t *testing.T) {
 		{"huge limits", with("max_apps", 1_000_001, "max_executions_per_24h", 1_000_000_001), []string{"max_apps", "max_executions_per_24h"}},
 		{"limit beyond int64", `{"tenant_id":"x","tenant_name":"x","max_apps":1e30,"max_executions_per_24h":1}`, []string{"max_apps"}},
 		{"limit not a number", with("max_apps", "five"), []string{"max_apps"}},
-		{"fractional limit", with("maxApps", 1.5, "max_apps", nil), []string{"maxApps"}},
+		{"fractional limit", with("maxApps", 1.5, "max_apps", nil), []string{"max_apps"}},
 		{"date not RFC 3339", with("valid_from", "2026-01-01"), []string{"valid_from"}},
 		{"date garbage", with("validTo", "tomorrow"), []string{"valid_to"}},
 		{"dates inverted", with("valid_from", "2030-01-01T00:00:00Z", "valid_to", "2029-01-01T00:00:00Z"), []string{"valid_to"}},
@@ -690,4 +690,53 @@ func TestDatesOutsideYears1To9999AreRefused(t *testing.T) {
 	}
 	// The edges themselves are fine.
 	mustCreate(t, env, "dates-edges-ok", map[string]any{"valid_from": "0001-01-01T00:00:00Z", "valid_to": "9999-12-31T23:59:59Z"})
+}
+
+// TestValidationReportsEveryBadField: values of the wrong type are reported
+// together with every other bad field, in one 400, with messages that say
+// what to send.
+func TestValidationReportsEveryBadField(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	messages := func(p problem) map[string]string {
+		m := map[string]string{}
+		for _, e := range p.Errors {
+			m[e.Field] = e.Message
+		}
+		return m
+	}
+	r := env.Do(http.MethodPost, "/api/licenses", env.AdminToken,
+		`{"tenant_id":"","tenant_name":"T","max_apps":-1,"max_executions_per_24h":"x","status":"FOO","valid_to":7}`)
+	p := wantProblem(t, r, http.StatusBadRequest, "VALIDATION_FAILED")
+	if got, want := p.fields(), []string{"max_apps", "max_executions_per_24h", "status", "tenant_id", "valid_to"}; !slices.Equal(got, want) {
+		t.Fatalf("fields %v, want %v: %s", got, want, r.Body)
+	}
+	if m := messages(p); m["max_executions_per_24h"] != "must be a whole number, not a string" || m["valid_to"] != "must be a string, not a number" {
+		t.Errorf("messages %v", m)
+	}
+
+	r = env.Do(http.MethodPost, "/api/licenses", env.AdminToken,
+		`{"tenant_id":"t","tenant_name":"T","max_apps":1.5,"maxExecutionsPer24h":99999999999999999999}`)
+	p = wantProblem(t, r, http.StatusBadRequest, "VALIDATION_FAILED")
+	if m := messages(p); len(m) != 2 || m["max_apps"] != "must be a whole number" || m["max_executions_per_24h"] != "out of range" {
+		t.Errorf("messages %v: %s", m, r.Body)
+	}
+
+	lic := mustCreate(t, env, "every-field", nil)
+	r = env.Do(http.MethodPatch, "/api/licenses/"+lic.ID, env.AdminToken, `{"max_apps":"2","tenant_name":" ","status":"ACTIVE"}`)
+	if got, want := wantProblem(t, r, http.StatusBadRequest, "VALIDATION_FAILED").fields(), []string{"max_apps", "status", "tenant_name"}; !slices.Equal(got, want) {
+		t.Errorf("PATCH fields %v, want %v: %s", got, want, r.Body)
+	}
+	r = env.Do(http.MethodPost, "/api/licenses/"+lic.ID+"/tokens", env.AdminToken, `{"revoke_previous":"yes","expires_at":"soon"}`)
+	if got, want := wantProblem(t, r, http.StatusBadRequest, "VALIDATION_FAILED").fields(), []string{"expires_at", "revoke_previous"}; !slices.Equal(got, want) {
+		t.Errorf("tokens fields %v, want %v: %s", got, want, r.Body)
+	}
+
+	r = env.Do(http.MethodGet, "/api/jobs?status=BAD&application_id=zz&since=yesterday&limit=0", lic.Token, nil)
+	if got, want := wantProblem(t, r, http.StatusBadRequest, "VALIDATION_FAILED").fields(), []string{"application_id", "limit", "since", "status"}; !slices.Equal(got, want) {
+		t.Errorf("GET /api/jobs fields %v, want %v: %s", got, want, r.Body)
+	}
+	if r := env.Do(http.MethodGet, "/api/licenses", env.AdminToken, nil); strings.Count(string(r.Body), `"tenant_id"`) != 1 {
+		t.Fatalf("refused requests created licenses: %s", r.Body)
+	}
 }

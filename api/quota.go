@@ -112,16 +112,26 @@ func pathID(c *gin.Context) (uuid.UUID, bool) {
 
 // pageLimit reads the limit query parameter (1 to quota.MaxPageLimit).
 func pageLimit(c *gin.Context) (int, bool) {
-	v := c.Query("limit")
-	if v == "" {
-		return 0, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > quota.MaxPageLimit {
-		writeError(c, licensing.Invalid(licensing.FieldError{Field: "limit", Message: "must be a whole number from 1 to " + strconv.Itoa(quota.MaxPageLimit)}))
+	n, fe := parsePageLimit(c)
+	if fe != nil {
+		writeError(c, licensing.Invalid(*fe))
 		return 0, false
 	}
 	return n, true
+}
+
+// parsePageLimit reads the limit query parameter (1 to quota.MaxPageLimit;
+// 0 when absent), or says what is wrong with it.
+func parsePageLimit(c *gin.Context) (int, *licensing.FieldError) {
+	v := c.Query("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > quota.MaxPageLimit {
+		return 0, &licensing.FieldError{Field: "limit", Message: "must be a whole number from 1 to " + strconv.Itoa(quota.MaxPageLimit)}
+	}
+	return n, nil
 }
 
 func (h quotaHandlers) listApps(c *gin.Context) {
@@ -164,9 +174,11 @@ func (h quotaHandlers) deleteApp(c *gin.Context) {
 }
 
 func (h quotaHandlers) listJobs(c *gin.Context) {
-	limit, ok := pageLimit(c)
-	if !ok {
-		return
+	// A bad limit is reported together with the other bad parameters.
+	limit, fe := parsePageLimit(c)
+	var refused []licensing.FieldError
+	if fe != nil {
+		refused = append(refused, *fe)
 	}
 	list, err := h.svc.ListJobs(c.Request.Context(), licenseFrom(c).ID, quota.JobListOptions{
 		Status:        c.Query("status"),
@@ -174,6 +186,7 @@ func (h quotaHandlers) listJobs(c *gin.Context) {
 		Since:         c.Query("since"),
 		Cursor:        c.Query("cursor"),
 		Limit:         limit,
+		Refused:       refused,
 	})
 	render(c, http.StatusOK, list, err)
 }

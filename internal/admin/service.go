@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -105,6 +106,10 @@ type CreateInput struct {
 	// TokenExpiresAt, when set, is the expiry of the license's first token
 	// (default: the token service's TTL).
 	TokenExpiresAt *time.Time
+	// Refused are the fields the caller already refused (a value of the
+	// wrong type, say); Create reports them together with its own findings
+	// about the other fields.
+	Refused []licensing.FieldError
 }
 
 // Created is a new license and its first token.
@@ -117,7 +122,7 @@ type Created struct {
 // records CREATE and TOKEN_ISSUE audit rows, all in one transaction.
 // Errors: VALIDATION_FAILED with per-field detail, TENANT_ID_TAKEN.
 func (s *Service) Create(ctx context.Context, actor string, in CreateInput) (Created, error) {
-	var fe fieldErrors
+	fe := fieldErrors(slices.Clone(in.Refused))
 	in.TenantName = strings.TrimSpace(in.TenantName)
 	checkTenantID(&fe, in.TenantID)
 	checkTenantName(&fe, in.TenantName)
@@ -135,12 +140,14 @@ func (s *Service) Create(ctx context.Context, actor string, in CreateInput) (Cre
 	fe.instant("valid_from", in.ValidFrom)
 	fe.instant("valid_to", in.ValidTo)
 	fe.instant("token_expires_at", in.TokenExpiresAt)
-	if in.ValidTo == nil && in.ValidFrom != nil && licensing.InstantInRange(from) && !licensing.InstantInRange(to) {
+	switch {
+	case fe.has("valid_from") || fe.has("valid_to"):
+		// The dates are compared only when both are usable.
+	case in.ValidTo == nil && !licensing.InstantInRange(to):
 		fe.add("valid_to", "is required: valid_from plus one year (the default) is after 9999-12-31T23:59:59Z")
-	}
-	if !from.Before(to) {
+	case !from.Before(to):
 		fe.add("valid_to", "must be after valid_from")
-	} else if !to.After(now) {
+	case !to.After(now):
 		// A license born expired could get no token; it is a typo.
 		fe.add("valid_to", "must be in the future")
 	}
@@ -310,6 +317,9 @@ type UpdateInput struct {
 	ValidFrom           *time.Time
 	ValidTo             *time.Time
 	Reason              string
+	// Refused are the fields the caller already refused; Update reports
+	// them together with its own findings.
+	Refused []licensing.FieldError
 }
 
 // Update applies in to the license under its row lock and records an UPDATE
@@ -318,8 +328,8 @@ type UpdateInput struct {
 // Errors: VALIDATION_FAILED, LICENSE_NOT_FOUND, INVALID_TRANSITION (the
 // license is REVOKED).
 func (s *Service) Update(ctx context.Context, actor string, id uuid.UUID, in UpdateInput) (db.License, error) {
-	var fe fieldErrors
-	if in.TenantName == nil && in.MaxApps == nil && in.MaxExecutionsPer24h == nil && in.ValidFrom == nil && in.ValidTo == nil {
+	fe := fieldErrors(slices.Clone(in.Refused))
+	if len(in.Refused) == 0 && in.TenantName == nil && in.MaxApps == nil && in.MaxExecutionsPer24h == nil && in.ValidFrom == nil && in.ValidTo == nil {
 		fe.add("(body)", "give at least one of tenant_name, max_apps, max_executions_per_24h, valid_from, valid_to")
 	}
 	if in.TenantName != nil {
@@ -465,6 +475,9 @@ type IssueTokenInput struct {
 	// service's default lifetime.
 	ExpiresAt *time.Time
 	Reason    string
+	// Refused are the fields the caller already refused; IssueToken
+	// reports them together with its own findings.
+	Refused []licensing.FieldError
 }
 
 // IssueToken issues a new token of the license and records a TOKEN_ISSUE
@@ -473,7 +486,7 @@ type IssueTokenInput struct {
 // Errors: VALIDATION_FAILED, LICENSE_NOT_FOUND, INVALID_TRANSITION (REVOKED,
 // or EXPIRED: past valid_to).
 func (s *Service) IssueToken(ctx context.Context, actor string, id uuid.UUID, in IssueTokenInput) (Token, error) {
-	var fe fieldErrors
+	fe := fieldErrors(slices.Clone(in.Refused))
 	checkReason(&fe, in.Reason)
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()) {
 		fe.add("expires_at", "must be in the future")
@@ -650,8 +663,18 @@ func transitionErr(l db.License, verb string) error {
 // fieldErrors collects per-field validation failures.
 type fieldErrors []licensing.FieldError
 
+// add records msg for field unless field is refused already: one message
+// per field, the first (a value of the wrong type refused by the caller
+// comes before "is required").
 func (fe *fieldErrors) add(field, msg string) {
-	*fe = append(*fe, licensing.FieldError{Field: field, Message: msg})
+	if !fe.has(field) {
+		*fe = append(*fe, licensing.FieldError{Field: field, Message: msg})
+	}
+}
+
+// has reports whether field is refused already.
+func (fe fieldErrors) has(field string) bool {
+	return slices.ContainsFunc(fe, func(f licensing.FieldError) bool { return f.Field == field })
 }
 
 func (fe fieldErrors) err() error {

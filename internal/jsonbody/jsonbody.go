@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -37,24 +38,105 @@ func Decode(body []byte, dst any) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field := te.Field
-			if field == "" {
-				field = "(body)"
-			}
-			return licensing.Invalid(licensing.FieldError{
-				Field:   field,
-				Message: fmt.Sprintf("must be %s, not %s", jsonKind(te.Type.Kind().String()), te.Value),
-			})
-		}
+	var typeErr *json.UnmarshalTypeError
+	if err := dec.Decode(dst); err != nil && !errors.As(err, &typeErr) {
 		return licensing.Errorf(licensing.CodeMalformedJSON, "the body is not valid JSON: %s", safeJSONError(err))
 	}
 	if dec.More() {
 		return licensing.Errorf(licensing.CodeMalformedJSON, "the body holds more than one JSON value")
 	}
+	if typeErr != nil {
+		// encoding/json fills every other field and reports only the
+		// first mismatch; a client fixing its body wants them all.
+		return licensing.Invalid(typeErrors(body, dst, typeErr)...)
+	}
 	return nil
+}
+
+// typeErrors lists a field error for every top-level field of the struct
+// dst points to whose value in body has the wrong type, in field order;
+// first is the decoder's own (earliest) error, reported alone when dst is
+// not a struct or the body not an object.
+func typeErrors(body []byte, dst any, first *json.UnmarshalTypeError) []licensing.FieldError {
+	var fields map[string]json.RawMessage
+	rv := reflect.ValueOf(dst)
+	if json.Unmarshal(body, &fields) != nil || rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return []licensing.FieldError{fieldError(first, "")}
+	}
+	var out []licensing.FieldError
+	st := rv.Elem().Type()
+	for i := range st.NumField() {
+		f := st.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || f.Anonymous || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		raw, ok := fields[name]
+		if !ok {
+			// encoding/json matches keys case-insensitively too.
+			for k, v := range fields {
+				if strings.EqualFold(k, name) {
+					raw, ok = v, true
+					break
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		var te *json.UnmarshalTypeError
+		if err := json.Unmarshal(raw, reflect.New(f.Type).Interface()); errors.As(err, &te) {
+			out = append(out, fieldError(te, name))
+		}
+	}
+	if len(out) == 0 {
+		return []licensing.FieldError{fieldError(first, "")}
+	}
+	return out
+}
+
+// fieldError names the field of a type error (under parent, when the error
+// comes from decoding that field alone) and says what was expected.
+func fieldError(te *json.UnmarshalTypeError, parent string) licensing.FieldError {
+	field := te.Field
+	switch {
+	case parent != "" && field != "":
+		field = parent + "." + field
+	case parent != "":
+		field = parent
+	case field == "":
+		field = "(body)"
+	}
+	return licensing.FieldError{Field: field, Message: typeMessage(te)}
+}
+
+// typeMessage says what a mismatched value should have been: a whole number
+// (for a fraction given to an integer), in range (for an integer too large
+// for its field), or a value of another JSON kind.
+func typeMessage(te *json.UnmarshalTypeError) string {
+	kind := te.Type.Kind()
+	integer := kind >= reflect.Int && kind <= reflect.Uint64
+	if num, ok := strings.CutPrefix(te.Value, "number "); ok && integer {
+		if f, err := strconv.ParseFloat(num, 64); err == nil && f == math.Trunc(f) {
+			return "out of range"
+		}
+		return "must be a whole number"
+	}
+	want := jsonKind(kind.String())
+	if integer {
+		want = "a whole number"
+	}
+	got := te.Value
+	switch got {
+	case "number", "string", "bool":
+		got = "a " + strings.Replace(got, "bool", "boolean", 1)
+	case "array", "object":
+		got = "an " + got
+	}
+	return fmt.Sprintf("must be %s, not %s", want, got)
 }
 
 // Check refuses what encoding/json would accept silently or what the

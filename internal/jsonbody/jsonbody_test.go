@@ -136,3 +136,38 @@ func TestNULNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeReportsEveryTypeError: every mistyped field is named at once,
+// with a message that says what to send instead; the other fields decode.
+func TestDecodeReportsEveryTypeError(t *testing.T) {
+	t.Parallel()
+	var b fuzzBody
+	err := Decode([]byte(`{"name":7,"count":1.5,"limit":99999999999999999999,"usage":"x","flag":"yes","tags":["a",2],"labels":{"ok":1}}`), &b)
+	le := licensing.AsError(err)
+	if le == nil || le.Code != licensing.CodeValidation {
+		t.Fatalf("err %v, want VALIDATION_FAILED", err)
+	}
+	got := map[string]string{}
+	for _, f := range le.Fields {
+		got[f.Field] = f.Message
+	}
+	want := map[string]string{
+		"name":  "must be a string, not a number",
+		"count": "must be a whole number",
+		"limit": "out of range",
+		"usage": "must be a number, not a string",
+		"flag":  "must be a boolean, not a string",
+		"tags":  "must be a string, not a number",
+	}
+	if len(got) != len(want) {
+		t.Errorf("fields %v, want %v", got, want)
+	}
+	for f, m := range want {
+		if got[f] != m {
+			t.Errorf("%s: %q, want %q (all: %v)", f, got[f], m, got)
+		}
+	}
+	if b.Labels["ok"] != float64(1) {
+		t.Errorf("the well-typed field was not decoded: %+v", b)
+	}
+}

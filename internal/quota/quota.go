@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -615,12 +616,15 @@ type JobListOptions struct {
 	Since         string
 	Cursor        string
 	Limit         int
+	// Refused are parameters the caller already refused (a malformed
+	// limit, say); ListJobs reports them together with its own findings.
+	Refused []licensing.FieldError
 }
 
 // ListJobs pages through the license's jobs, newest first. Errors:
 // VALIDATION_FAILED for a bad filter or cursor.
 func (s *Service) ListJobs(ctx context.Context, licenseID uuid.UUID, o JobListOptions) (JobList, error) {
-	var c fieldChecker
+	c := fieldChecker{errs: slices.Clone(o.Refused)}
 	p := db.JobListParams{LicenseID: licenseID, RowLimit: int32(pageLimit(o.Limit)) + 1}
 	if o.Status != "" {
 		st := strings.ToUpper(o.Status)
