@@ -27,7 +27,7 @@ func registerAdmin(r *gin.Engine, d Deps) {
 	if d.Admin == nil {
 		return
 	}
-	g := r.Group("/api/licenses", adminAuth(d.Admin))
+	g := r.Group("/api/licenses", limitAuth(d.AuthLimiter, "admin"), adminAuth(d.Admin))
 	g.POST("", createLicense(d.Admin))
 	g.GET("", listLicenses(d.Admin))
 	g.GET("/:id", getLicense(d.Admin))

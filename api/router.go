@@ -19,6 +19,7 @@ import (
 
 	"github.com/licensing-service/licensing/api/console"
 	"github.com/licensing-service/licensing/internal/admin"
+	"github.com/licensing-service/licensing/internal/authlimit"
 	"github.com/licensing-service/licensing/internal/licensing"
 	"github.com/licensing-service/licensing/internal/quota"
 	"github.com/licensing-service/licensing/internal/tokens"
@@ -55,6 +56,9 @@ type Deps struct {
 	Quota *quota.Service
 	// Limits bound each request's time and the requests running at once.
 	Limits Limits
+	// AuthLimiter slows down clients that fail admin authentication
+	// repeatedly; nil does not limit.
+	AuthLimiter *authlimit.Limiter
 }
 
 const (

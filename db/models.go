@@ -47,6 +47,18 @@ type Application struct {
 	DeletedAt *time.Time `json:"deleted_at"`
 }
 
+// Failed authentications per client and scope in the current fixed window (internal/authlimit): after too many, the client is refused with 429 until the window ends. Rows of ended windows are deleted as new failures come in.
+type AuthFailure struct {
+	// What was authenticated: admin (the admin API and console).
+	Scope string `json:"scope"`
+	// The client address as the service sees it (the peer, or X-Forwarded-For from a trusted proxy).
+	Client string `json:"client"`
+	// When the first failure of the current window happened; the window lasts the configured length from here.
+	WindowStart time.Time `json:"window_start"`
+	// Failed attempts in the current window.
+	Failures int32 `json:"failures"`
+}
+
 // Idempotency-Key headers of the quota POSTs, stored in the same transaction as the effect they made; replayed for 24 hours.
 type IdempotencyKey struct {
 	// Keys are scoped to a license: two tenants may use the same key.

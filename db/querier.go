@@ -42,6 +42,16 @@ type Querier interface {
 	// downgrade applies to this very decision).
 	// Refused or not, the row returned says why.
 	ApplicationRegister(ctx context.Context, arg ApplicationRegisterParams) (ApplicationRegisterRow, error)
+	// AuthFailureBlockedFor returns how many seconds the client stays refused:
+	// it has max_failures or more failures in a window that has not ended yet.
+	// No row means the client may try.
+	AuthFailureBlockedFor(ctx context.Context, arg AuthFailureBlockedForParams) (int64, error)
+	// AuthFailurePrune forgets the windows that ended, so the table holds only
+	// the clients that failed recently.
+	AuthFailurePrune(ctx context.Context, windowSeconds float64) (int64, error)
+	// AuthFailureRecord counts one failed attempt of the client: the first
+	// failure after a window ended starts a new window at 1.
+	AuthFailureRecord(ctx context.Context, arg AuthFailureRecordParams) (int32, error)
 	// IdempotencyKeyGet finds a license's stored response for key, if it was
 	// stored in the last 24 hours. Run it under the license lock: two requests
 	// with the same key then cannot both miss it.

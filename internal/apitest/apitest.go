@@ -105,6 +105,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	cfg.AdminToken = "test-admin-token-0123456789abcdef"
 	// Small pools: many tests run at once on one test cluster.
 	cfg.PoolSize = 4
+	// Tests of wrong admin keys try many; the limiter's own test lowers it.
+	cfg.AdminAuthMaxFailures = 1000
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/licensing-service/licensing/api"
 	"github.com/licensing-service/licensing/api/console"
 	"github.com/licensing-service/licensing/internal/admin"
+	"github.com/licensing-service/licensing/internal/authlimit"
 	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/migrations"
 	"github.com/licensing-service/licensing/internal/postgres"
@@ -74,6 +75,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 		Metrics:        a.Metrics,
 		Tokens:         a.Tokens,
 		Limits:         limits(cfg, pool),
+		AuthLimiter:    authlimit.New(pool, cfg.AdminAuthMaxFailures, cfg.AdminAuthWindow, log),
 		Ready:          func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
 		Admin:          a.Admin,
 		Quota:          a.Quota,
@@ -109,7 +111,16 @@ func NewPool(ctx context.Context, url string, cfg config.Config) (*pgxpool.Pool,
 		StatementTimeout:         cfg.StatementTimeout,
 		LockTimeout:              cfg.LockTimeout,
 		IdleInTransactionTimeout: idleInTransactionTimeout(cfg),
+		Role:                     dbRole(cfg),
 	})
+}
+
+// dbRole is the role the pool works as; "none" keeps the connecting user.
+func dbRole(cfg config.Config) string {
+	if cfg.DBRole == "none" {
+		return ""
+	}
+	return cfg.DBRole
 }
 
 // idleInTransactionTimeout ends sessions whose transaction was abandoned:

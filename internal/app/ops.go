@@ -26,6 +26,10 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, latest uint) error {
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) || postgres.SQLState(err) == "42P01": // undefined_table
 		version = 0
+	case postgres.SQLState(err) == "42501": // insufficient_privilege
+		// The service role may read the version from migration 000004 on.
+		return &licensing.Error{Code: licensing.CodeUnavailable,
+			Message: fmt.Sprintf("the service role cannot read the schema version yet, this build needs %d (run licensingd migrate up)", latest)}
 	case err != nil:
 		return postgres.Translate(err)
 	case dirty:

@@ -52,6 +52,17 @@ type Config struct {
 	MaxQueue int
 	// QueueTimeout bounds a request's wait for a slot (then 503).
 	QueueTimeout time.Duration
+	// DBRole is the role the service's connections switch to (SET ROLE)
+	// after connecting: licensing_app (migration 000004) may change rows
+	// but not the schema, and row-level security applies to it. "none"
+	// keeps the connecting user (not recommended).
+	DBRole string
+	// AdminAuthMaxFailures is how many failed admin authentications one
+	// client may make in AdminAuthWindow before it is refused with 429
+	// until the window ends.
+	AdminAuthMaxFailures int
+	// AdminAuthWindow is the window of AdminAuthMaxFailures.
+	AdminAuthWindow time.Duration
 	// ShutdownTimeout bounds the draining of requests in flight.
 	ShutdownTimeout time.Duration
 	// TLSCert and TLSKey, both set, serve HTTPS.
@@ -78,20 +89,23 @@ type Config struct {
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		DataDir:          ".data",
-		Addr:             ":8080",
-		Issuer:           "licensing-service",
-		Audience:         "licensing-api",
-		TokenTTL:         365 * 24 * time.Hour,
-		PoolSize:         20,
-		StatementTimeout: 5 * time.Second,
-		LockTimeout:      2 * time.Second,
-		RequestTimeout:   10 * time.Second,
-		QueueTimeout:     2 * time.Second,
-		ShutdownTimeout:  15 * time.Second,
-		PruneInterval:    10 * time.Minute,
-		LogLevel:         "info",
-		LogFormat:        "json",
+		DataDir:              ".data",
+		Addr:                 ":8080",
+		Issuer:               "licensing-service",
+		Audience:             "licensing-api",
+		TokenTTL:             365 * 24 * time.Hour,
+		PoolSize:             20,
+		StatementTimeout:     5 * time.Second,
+		LockTimeout:          2 * time.Second,
+		RequestTimeout:       10 * time.Second,
+		QueueTimeout:         2 * time.Second,
+		DBRole:               "licensing_app",
+		AdminAuthMaxFailures: 10,
+		AdminAuthWindow:      15 * time.Minute,
+		ShutdownTimeout:      15 * time.Second,
+		PruneInterval:        10 * time.Minute,
+		LogLevel:             "info",
+		LogFormat:            "json",
 	}
 }
 
@@ -145,6 +159,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	num("LICENSING_MAX_IN_FLIGHT", &c.MaxInFlight, 0, 100000)
 	num("LICENSING_MAX_QUEUE", &c.MaxQueue, 0, 1000000)
 	dur("LICENSING_QUEUE_TIMEOUT", &c.QueueTimeout)
+	str("LICENSING_DB_ROLE", &c.DBRole)
+	num("LICENSING_ADMIN_AUTH_MAX_FAILURES", &c.AdminAuthMaxFailures, 1, 1000000)
+	dur("LICENSING_ADMIN_AUTH_WINDOW", &c.AdminAuthWindow)
 	dur("LICENSING_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("LICENSING_PRUNE_INTERVAL", &c.PruneInterval)
 	str("LICENSING_TLS_CERT", &c.TLSCert)

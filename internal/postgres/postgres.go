@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,6 +35,12 @@ type PoolConfig struct {
 	// that long (idle_in_transaction_session_timeout): a transaction
 	// abandoned by a bug cannot keep a license row locked for ever.
 	IdleInTransactionTimeout time.Duration
+	// Role, when set, is the role every connection switches to right after
+	// connecting (SET ROLE): licensing_app, which may change rows but not
+	// the schema and is subject to row-level security (migration 000004).
+	// The user of the URL must be a member of it; migrations run as that
+	// user, not through this pool.
+	Role string
 }
 
 // NewPool opens a pool on url.
@@ -55,6 +62,15 @@ func NewPool(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, err
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(pc.IdleInTransactionTimeout.Milliseconds())
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "licensingd"
+	if pc.Role != "" {
+		setRole := "SET ROLE " + pgx.Identifier{pc.Role}.Sanitize()
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			if _, err := c.Exec(ctx, setRole); err != nil {
+				return fmt.Errorf("postgres: %s (is the role created by migration 000004 and granted to this user?): %w", setRole, err)
+			}
+			return nil
+		}
+	}
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
@@ -62,6 +78,28 @@ func NewPool(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, err
 // nil, rolled back otherwise. The rollback runs even when ctx is cancelled.
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) error) error {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return Translate(err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(db.New(tx)); err != nil {
+		return Translate(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Translate(err)
+	}
+	return nil
+}
+
+// WithLicenseTx is WithTx for work done on behalf of one license: the
+// transaction's setting licensing.license_id names it, and row-level
+// security (migration 000004) then shows the transaction that license's
+// applications, jobs and idempotency keys only. The setting is made in the
+// same round trip as BEGIN, so it costs the decision nothing.
+func WithLicenseTx(ctx context.Context, pool *pgxpool.Pool, licenseID uuid.UUID, fn func(q *db.Queries) error) error {
+	// A uuid.UUID prints as 36 hex digits and dashes: safe to inline.
+	begin := "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('licensing.license_id', '" + licenseID.String() + "', true)"
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	if err != nil {
 		return Translate(err)
 	}

@@ -71,7 +71,10 @@ func TestCronSchedule(t *testing.T) {
 		t.Fatalf("CronScheduled = %v, %v", scheduled, err)
 	}
 	// Down removes the job and keeps the extension; up schedules it again.
-	if err := migrations.Down(url, 1); err != nil {
+	// Down to 000002 (later migrations come off first).
+	if v, _, err := migrations.Version(url); err != nil {
+		t.Fatal(err)
+	} else if err := migrations.Down(url, int(v)-2); err != nil {
 		t.Fatal(err)
 	}
 	var n int

@@ -161,7 +161,7 @@ func (s *Service) decide(ctx context.Context, op operation, licenseID uuid.UUID,
 func (s *Service) decideTx(ctx context.Context, op operation, licenseID uuid.UUID, key string, hash []byte,
 	fn func(q *db.Queries) (Outcome, error)) (Outcome, error) {
 	var out Outcome
-	err := postgres.WithTx(ctx, s.pool, func(q *db.Queries) error {
+	err := postgres.WithLicenseTx(ctx, s.pool, licenseID, func(q *db.Queries) error {
 		var effective string
 		switch {
 		case op.shared:
@@ -222,6 +222,21 @@ func (s *Service) decideTx(ctx context.Context, op operation, licenseID uuid.UUI
 		return out, s.translate(ctx, err)
 	}
 	return out, nil
+}
+
+// read runs fn in a transaction working for licenseID, so that row-level
+// security (migration 000004) shows it that license's rows only. Errors
+// come back untranslated (pgx.ErrNoRows stays recognisable).
+func (s *Service) read(ctx context.Context, licenseID uuid.UUID, fn func(q *db.Queries) error) error {
+	var inner error
+	err := postgres.WithLicenseTx(ctx, s.pool, licenseID, func(q *db.Queries) error {
+		inner = fn(q)
+		return inner
+	})
+	if inner != nil {
+		return inner
+	}
+	return err
 }
 
 // translate maps the constraint violations that the lock makes impossible
@@ -547,7 +562,11 @@ func (s *Service) DeleteApp(ctx context.Context, licenseID, appID uuid.UUID) err
 // GetApp reads one of the license's applications (deleted ones too).
 // Errors: APP_NOT_FOUND.
 func (s *Service) GetApp(ctx context.Context, licenseID, appID uuid.UUID) (Application, error) {
-	a, err := db.New(s.pool).ApplicationGet(ctx, db.ApplicationGetParams{ID: appID, LicenseID: licenseID})
+	var a db.Application
+	err := s.read(ctx, licenseID, func(q *db.Queries) (err error) {
+		a, err = q.ApplicationGet(ctx, db.ApplicationGetParams{ID: appID, LicenseID: licenseID})
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Application{}, licensing.Errorf(licensing.CodeAppNotFound, "no application %s in this license", appID)
 	}
@@ -581,7 +600,11 @@ func (s *Service) ListApps(ctx context.Context, licenseID uuid.UUID, o AppListOp
 		}
 		p.AfterCreatedAt, p.AfterID = &at, id
 	}
-	rows, err := db.New(s.pool).ApplicationList(ctx, p)
+	var rows []db.Application
+	err := s.read(ctx, licenseID, func(q *db.Queries) (err error) {
+		rows, err = q.ApplicationList(ctx, p)
+		return err
+	})
 	if err != nil {
 		return AppList{}, postgres.Translate(err)
 	}
@@ -593,7 +616,11 @@ func (s *Service) ListApps(ctx context.Context, licenseID uuid.UUID, o AppListOp
 
 // GetJob reads one of the license's jobs. Errors: JOB_NOT_FOUND.
 func (s *Service) GetJob(ctx context.Context, licenseID, jobID uuid.UUID) (Job, error) {
-	j, err := db.New(s.pool).JobGet(ctx, db.JobGetParams{ID: jobID, LicenseID: licenseID})
+	var j db.Job
+	err := s.read(ctx, licenseID, func(q *db.Queries) (err error) {
+		j, err = q.JobGet(ctx, db.JobGetParams{ID: jobID, LicenseID: licenseID})
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, licensing.Errorf(licensing.CodeJobNotFound, "no job %s in this license", jobID)
 	}
@@ -657,7 +684,11 @@ func (s *Service) ListJobs(ctx context.Context, licenseID uuid.UUID, o JobListOp
 	if err := c.err(); err != nil {
 		return JobList{}, err
 	}
-	rows, err := db.New(s.pool).JobList(ctx, p)
+	var rows []db.Job
+	err := s.read(ctx, licenseID, func(q *db.Queries) (err error) {
+		rows, err = q.JobList(ctx, p)
+		return err
+	})
 	if err != nil {
 		return JobList{}, postgres.Translate(err)
 	}
@@ -668,7 +699,11 @@ func (s *Service) ListJobs(ctx context.Context, licenseID uuid.UUID, o JobListOp
 // Usage reports the license's usage against its limits. Errors:
 // LICENSE_NOT_FOUND.
 func (s *Service) Usage(ctx context.Context, licenseID uuid.UUID) (Usage, error) {
-	u, err := db.New(s.pool).LicenseUsageGet(ctx, licenseID)
+	var u db.LicenseUsage
+	err := s.read(ctx, licenseID, func(q *db.Queries) (err error) {
+		u, err = q.LicenseUsageGet(ctx, licenseID)
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Usage{}, licensing.Errorf(licensing.CodeLicenseNotFound, "no license %s", licenseID)
 	}
