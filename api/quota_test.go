@@ -405,7 +405,7 @@ func TestQuotaRetryAfterMatchesTheOldestExecution(t *testing.T) {
 	}
 	ctx := context.Background()
 	// Job 1 started 25 hours ago (out), job 2 23 hours ago, job 3 one hour ago.
-	if _, err := env.App.Pool.Exec(ctx, `UPDATE jobs SET started_at = now() - CASE seq WHEN 1 THEN interval '25 hours' WHEN 2 THEN interval '23 hours' ELSE interval '1 hour' END
+	if _, err := env.Owner.Exec(ctx, `UPDATE jobs SET started_at = now() - CASE seq WHEN 1 THEN interval '25 hours' WHEN 2 THEN interval '23 hours' ELSE interval '1 hour' END
 		WHERE license_id = $1`, lic.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestQuotaRetryAfterMatchesTheOldestExecution(t *testing.T) {
 	}
 	r.Decode(t, &facts)
 	var job2 time.Time
-	if err := env.App.Pool.QueryRow(ctx, "SELECT started_at FROM jobs WHERE license_id = $1 AND seq = 2", lic.ID).Scan(&job2); err != nil {
+	if err := env.Owner.QueryRow(ctx, "SELECT started_at FROM jobs WHERE license_id = $1 AND seq = 2", lic.ID).Scan(&job2); err != nil {
 		t.Fatal(err)
 	}
 	if !facts.NextSlotAt.Equal(job2.Add(24 * time.Hour)) {
@@ -450,14 +450,14 @@ func TestQuotaConcurrentClients(t *testing.T) {
 			return "/api/apps/register", map[string]any{"name": fmt.Sprintf("app-%d", i)}
 		})
 		var appRows int
-		if err := env.App.Pool.QueryRow(ctx, "SELECT count(*) FROM applications WHERE license_id = $1", lic.ID).Scan(&appRows); err != nil {
+		if err := env.Owner.QueryRow(ctx, "SELECT count(*) FROM applications WHERE license_id = $1", lic.ID).Scan(&appRows); err != nil {
 			t.Fatal(err)
 		}
 		if apps[http.StatusCreated] != limit || appRows != limit || apps[http.StatusForbidden] != 9*limit {
 			t.Fatalf("repetition %d: registrations %v, %d rows, limit %d", rep, apps, appRows, limit)
 		}
 		var appID string
-		if err := env.App.Pool.QueryRow(ctx, "SELECT id FROM applications WHERE license_id = $1 LIMIT 1", lic.ID).Scan(&appID); err != nil {
+		if err := env.Owner.QueryRow(ctx, "SELECT id FROM applications WHERE license_id = $1 LIMIT 1", lic.ID).Scan(&appID); err != nil {
 			t.Fatal(err)
 		}
 		starts := hammer(t, env, lic.Token, 10*limit, func(i int) (string, any) {
@@ -468,7 +468,7 @@ func TestQuotaConcurrentClients(t *testing.T) {
 			return path, map[string]any{"application_id": appID, "name": "j"}
 		})
 		var jobRows int
-		if err := env.App.Pool.QueryRow(ctx, "SELECT count(*) FROM jobs WHERE license_id = $1", lic.ID).Scan(&jobRows); err != nil {
+		if err := env.Owner.QueryRow(ctx, "SELECT count(*) FROM jobs WHERE license_id = $1", lic.ID).Scan(&jobRows); err != nil {
 			t.Fatal(err)
 		}
 		if starts[http.StatusCreated] != limit || jobRows != limit || starts[http.StatusTooManyRequests] != 9*limit {

@@ -15,6 +15,7 @@ ALTER TABLE jobs DISABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS applications_of_current_license ON applications;
 ALTER TABLE applications DISABLE ROW LEVEL SECURITY;
 DROP FUNCTION IF EXISTS licensing_current_license();
+DROP FUNCTION IF EXISTS licensing_all_licenses();
 
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM licensing_app;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM licensing_app;

@@ -64,19 +64,32 @@ $$;
 COMMENT ON FUNCTION licensing_current_license() IS
     'The license the current transaction works for (setting licensing.license_id), or NULL: the key of the row-level security policies.';
 
+-- Reads that span licenses on purpose (the admin console's usage list) say so
+-- with the setting licensing.all_licenses = on for their transaction
+-- (internal/postgres.WithAllLicensesTx). They may read, never write.
+CREATE FUNCTION licensing_all_licenses()
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT COALESCE(current_setting('licensing.all_licenses', true), '') = 'on'
+$$;
+COMMENT ON FUNCTION licensing_all_licenses() IS
+    'Whether the current transaction reads across licenses on purpose (setting licensing.all_licenses = on): admin reads only; the policies never let it write.';
+
 ALTER TABLE applications ENABLE ROW LEVEL SECURITY;
 CREATE POLICY applications_of_current_license ON applications TO licensing_app
-    USING (license_id = licensing_current_license())
+    USING (license_id = licensing_current_license() OR licensing_all_licenses())
     WITH CHECK (license_id = licensing_current_license());
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY jobs_of_current_license ON jobs TO licensing_app
-    USING (license_id = licensing_current_license())
+    USING (license_id = licensing_current_license() OR licensing_all_licenses())
     WITH CHECK (license_id = licensing_current_license());
 
 ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
 CREATE POLICY idempotency_keys_of_current_license ON idempotency_keys TO licensing_app
-    USING (license_id = licensing_current_license())
+    USING (license_id = licensing_current_license() OR licensing_all_licenses())
     WITH CHECK (license_id = licensing_current_license());
 
 -- The usage views read with the caller's rights, so the policies apply

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
@@ -71,6 +72,10 @@ type Env struct {
 	// AdminToken is the admin bearer token the app accepts.
 	AdminToken string
 	DBURL      string
+	// Owner is a pool on the test database as its owner, which row-level
+	// security does not restrict: for tests that arrange or inspect rows
+	// behind the service's back (the app's own pool works as licensing_app).
+	Owner *pgxpool.Pool
 	// Logs holds everything the app logged (for tests that search it).
 	Logs *SyncBuffer
 }
@@ -131,7 +136,13 @@ func New(t testing.TB, opts ...Option) *Env {
 		srv.Close()
 		a.Close()
 	})
-	return &Env{T: t, App: a, Server: srv, AdminToken: cfg.AdminToken, DBURL: pool.Config().ConnString(), Logs: logs}
+	dbURL := pool.Config().ConnString()
+	owner, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatalf("apitest: owner pool: %v", err)
+	}
+	t.Cleanup(owner.Close)
+	return &Env{T: t, App: a, Server: srv, AdminToken: cfg.AdminToken, DBURL: dbURL, Owner: owner, Logs: logs}
 }
 
 // Response is a checked response.

@@ -98,7 +98,21 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) erro
 // same round trip as BEGIN, so it costs the decision nothing.
 func WithLicenseTx(ctx context.Context, pool *pgxpool.Pool, licenseID uuid.UUID, fn func(q *db.Queries) error) error {
 	// A uuid.UUID prints as 36 hex digits and dashes: safe to inline.
-	begin := "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('licensing.license_id', '" + licenseID.String() + "', true)"
+	return withSettingTx(ctx, pool, "licensing.license_id", licenseID.String(), fn)
+}
+
+// WithAllLicensesTx is WithTx for an admin read that spans licenses on
+// purpose (the console's usage list): row-level security lets it read every
+// license's rows, and write none of them.
+func WithAllLicensesTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) error) error {
+	return withSettingTx(ctx, pool, "licensing.all_licenses", "on", fn)
+}
+
+// withSettingTx runs fn in a READ COMMITTED transaction whose setting name
+// is value (both constants or UUIDs, never client text), set by the BEGIN
+// round trip itself.
+func withSettingTx(ctx context.Context, pool *pgxpool.Pool, name, value string, fn func(q *db.Queries) error) error {
+	begin := "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('" + name + "', '" + value + "', true)"
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	if err != nil {
 		return Translate(err)

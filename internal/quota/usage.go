@@ -16,7 +16,11 @@ func (s *Service) UsageOf(ctx context.Context, licenseIDs []uuid.UUID) (map[uuid
 	if len(licenseIDs) == 0 {
 		return out, nil
 	}
-	rows, err := db.New(s.pool).LicenseUsageList(ctx, licenseIDs)
+	var rows []db.LicenseUsage
+	err := postgres.WithAllLicensesTx(ctx, s.pool, func(q *db.Queries) (err error) {
+		rows, err = q.LicenseUsageList(ctx, licenseIDs)
+		return err
+	})
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
@@ -30,7 +34,11 @@ func (s *Service) UsageOf(ctx context.Context, licenseIDs []uuid.UUID) (map[uuid
 // before now, oldest first; together they are the sliding window Usage
 // counts. A license that does not exist has 24 zeros.
 func (s *Service) HourlyStarts(ctx context.Context, licenseID uuid.UUID) ([]int64, error) {
-	rows, err := db.New(s.pool).JobHourlyStarts(ctx, licenseID)
+	var rows []db.JobHourlyStartsRow
+	err := s.read(ctx, licenseID, func(q *db.Queries) (err error) {
+		rows, err = q.JobHourlyStarts(ctx, licenseID)
+		return err
+	})
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
