@@ -2,6 +2,7 @@ package quota_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -38,6 +39,9 @@ func TestCronSchedule(t *testing.T) {
 	if scheduled, err := e.svc.CronScheduled(ctx); err != nil || scheduled {
 		t.Fatalf("an ordinary database reports pg_cron scheduling: %v %v", scheduled, err)
 	}
+	if _, err := e.svc.PruneUnlessScheduled(ctx); err != nil {
+		t.Fatalf("the server's pruner: %v", err)
+	}
 
 	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgtest.CronDatabase+" WITH (FORCE)"); err != nil {
 		t.Fatal(err)
@@ -69,6 +73,10 @@ func TestCronSchedule(t *testing.T) {
 	svc := quota.New(pool, slog.New(slog.DiscardHandler))
 	if scheduled, err := svc.CronScheduled(ctx); err != nil || !scheduled {
 		t.Fatalf("CronScheduled = %v, %v", scheduled, err)
+	}
+	// The server's pruner leaves this database to pg_cron.
+	if _, err := svc.PruneUnlessScheduled(ctx); !errors.Is(err, quota.ErrPruneScheduled) {
+		t.Fatalf("the server pruned a database pg_cron prunes: %v", err)
 	}
 	// Down removes the job and keeps the extension; up schedules it again.
 	// Down to 000002 (later migrations come off first).

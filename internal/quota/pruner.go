@@ -70,18 +70,30 @@ func (s *Service) RunPruner(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		if scheduled, err := s.CronScheduled(ctx); err != nil {
-			s.log.DebugContext(ctx, "pruner: could not read the pg_cron schedule; pruning here", "err", err)
-		} else if scheduled {
-			continue
-		}
-		n, err := s.Prune(ctx)
+		n, err := s.PruneUnlessScheduled(ctx)
 		switch {
-		case errors.Is(err, ErrPruneBusy), ctx.Err() != nil:
+		case errors.Is(err, ErrPruneBusy), errors.Is(err, ErrPruneScheduled), ctx.Err() != nil:
 		case err != nil:
 			s.log.WarnContext(ctx, "pruner: prune failed", "err", err)
 		case n > 0:
 			s.log.InfoContext(ctx, "pruner: pruned old jobs", "deleted", n)
 		}
 	}
+}
+
+// ErrPruneScheduled is returned by PruneUnlessScheduled when pg_cron runs
+// the prune job for this database.
+var ErrPruneScheduled = errors.New("quota: pg_cron prunes this database")
+
+// PruneUnlessScheduled is one tick of the pruner: Prune, unless pg_cron runs
+// the prune job for this database (ErrPruneScheduled). When the schedule
+// cannot be read it prunes anyway: pruning twice is harmless.
+func (s *Service) PruneUnlessScheduled(ctx context.Context) (int64, error) {
+	scheduled, err := s.CronScheduled(ctx)
+	if err != nil {
+		s.log.DebugContext(ctx, "pruner: could not read the pg_cron schedule; pruning here", "err", err)
+	} else if scheduled {
+		return 0, ErrPruneScheduled
+	}
+	return s.Prune(ctx)
 }

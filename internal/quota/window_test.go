@@ -1,6 +1,7 @@
 package quota_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -226,6 +227,22 @@ func TestPrune(t *testing.T) {
 	}
 	if _, err := e.pool.Exec(e.ctx, "UPDATE settings SET job_retention = interval '23 hours'"); err == nil {
 		t.Fatal("a retention under 24 hours was accepted")
+	}
+	// Replicas take turns: while another session holds the prune lock,
+	// Prune does nothing and says so.
+	holder, err := e.pool.Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(e.ctx, "SELECT pg_advisory_xact_lock(hashtext('licensing-prune-jobs'))"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Prune(e.ctx); !errors.Is(err, quota.ErrPruneBusy) {
+		t.Fatalf("prune while another session prunes: %v", err)
+	}
+	_ = holder.Rollback(e.ctx)
+	if _, err := e.svc.Prune(e.ctx); err != nil {
+		t.Fatalf("prune after the other session: %v", err)
 	}
 	// The busy license continues its sequence after pruning.
 	if j := e.start(busy, ba.ID); j.ID.String() == "" {
