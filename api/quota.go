@@ -35,7 +35,7 @@ func registerQuota(r *gin.Engine, d Deps) {
 	g.GET("/jobs/:id", h.getJob)
 	g.GET("/quota", h.quota)
 	if d.Admin != nil {
-		r.GET("/api/licenses/:id/usage", adminAuth(d.Admin), h.licenseUsage)
+		r.GET("/api/licenses/:id/usage", limitAuth(d.AuthLimiter, "admin"), adminAuth(d.Admin), h.licenseUsage)
 	}
 }
 
