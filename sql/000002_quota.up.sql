@@ -188,12 +188,17 @@ SELECT
     c.executions_used::bigint AS executions_used,
     c.max_executions_per_24h AS max_executions,
     GREATEST(c.max_executions_per_24h - c.executions_used, 0)::bigint AS executions_remaining,
+    -- The slot's number is computed apart (OFFSET 0 keeps it a column):
+    -- under row-level security only leakproof comparisons become index
+    -- bounds, and arithmetic is not leakproof.
     (SELECT j.started_at + interval '24 hours'
-     FROM jobs AS j
-     WHERE j.license_id = c.license_id
-       AND j.seq = c.last_seq - c.max_executions_per_24h + 1
-       AND c.executions_used >= c.max_executions_per_24h
-       AND c.max_executions_per_24h > 0)::timestamptz AS next_slot_at,
+     FROM (SELECT c.last_seq - c.max_executions_per_24h + 1 AS seq
+           WHERE c.executions_used >= c.max_executions_per_24h
+             AND c.max_executions_per_24h > 0
+           OFFSET 0) AS slot
+     JOIN jobs AS j
+       ON j.license_id = c.license_id
+      AND j.seq = slot.seq)::timestamptz AS next_slot_at,
     now()::timestamptz AS at
 FROM counted AS c;
 COMMENT ON VIEW license_usage IS 'Per license: active applications and executions in the sliding 24-hour window against the limits, and when the next start will be admitted.';
