@@ -3,6 +3,7 @@ package quota
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -209,8 +210,16 @@ func (c *fieldChecker) uuidField(field, v string) uuid.UUID {
 // else is re-encoded canonically (object keys sorted, numbers kept exact).
 // With object set, only a JSON object is accepted. Strings holding NUL are
 // refused: jsonb cannot store them.
+// MaxJSONValueBytes bounds a metadata or result value as sent: room for any
+// honest use, and no way to make every listing of a license megabytes long.
+const MaxJSONValueBytes = 64 << 10
+
 func (c *fieldChecker) jsonValue(field string, raw json.RawMessage, object bool) []byte {
 	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil
+	}
+	if len(raw) > MaxJSONValueBytes {
+		c.add(field, fmt.Sprintf("must be at most %d bytes of JSON", MaxJSONValueBytes))
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
