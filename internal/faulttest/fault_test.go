@@ -382,7 +382,11 @@ func TestLicenseRowLockedElsewhere(t *testing.T) {
 // waits for the license lock; the server abandons the work, rolls back,
 // and leaves no job, no open transaction and no connection behind.
 func TestClientDisconnectsMidRequest(t *testing.T) {
-	env := newEnv(t, func(c *config.Config) { c.LockTimeout = 30 * time.Second; c.StatementTimeout = 30 * time.Second; c.RequestTimeout = 30 * time.Second })
+	env := newEnv(t, func(c *config.Config) {
+		c.LockTimeout = 30 * time.Second
+		c.StatementTimeout = 30 * time.Second
+		c.RequestTimeout = 30 * time.Second
+	})
 	l := newLicense(t, env, "leaver", 100, 1000)
 	ctx := context.Background()
 	tx, err := env.Owner.Begin(ctx)
