@@ -17,6 +17,18 @@ import (
 // guess was right. A request that carried credentials and was answered 401
 // counts as a failure. A nil limiter lets everything through.
 func limitAuth(l *authlimit.Limiter, scope string) gin.HandlerFunc {
+	return limitAuthWhen(l, scope, func(c *gin.Context) bool { return c.GetHeader("Authorization") != "" })
+}
+
+// SigninGuard is the same limit, in the same scope, for the admin console's
+// sign-in form: every refused sign-in (401) counts.
+func SigninGuard(l *authlimit.Limiter) gin.HandlerFunc {
+	return limitAuthWhen(l, "admin", func(*gin.Context) bool { return true })
+}
+
+// limitAuthWhen is limitAuth counting the 401s for which sent says
+// credentials were offered.
+func limitAuthWhen(l *authlimit.Limiter, scope string, sent func(*gin.Context) bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if l == nil {
 			c.Next()
@@ -38,7 +50,7 @@ func limitAuth(l *authlimit.Limiter, scope string) gin.HandlerFunc {
 			return
 		}
 		c.Next()
-		if c.Writer.Status() == http.StatusUnauthorized && c.GetHeader("Authorization") != "" {
+		if c.Writer.Status() == http.StatusUnauthorized && sent(c) {
 			if _, err := l.Fail(context.WithoutCancel(ctx), scope, client); err != nil {
 				logger(c).WarnContext(ctx, "authlimit: could not count a failed authentication", "err", err)
 			}

@@ -13,6 +13,7 @@ package console
 
 import (
 	"context"
+	"github.com/gin-gonic/gin"
 	"log/slog"
 	"net/http"
 	"time"
@@ -145,6 +146,9 @@ type Options struct {
 	StatusOf func(licensing.Code) int
 	// SessionTTL bounds a session's life; 0 means 12 hours.
 	SessionTTL time.Duration
+	// SigninGuard, when set, runs before each sign-in attempt: the app puts
+	// the limit on failed admin authentications here (api.SigninGuard).
+	SigninGuard gin.HandlerFunc
 }
 
 // statusOf returns the HTTP status of err.

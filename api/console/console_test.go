@@ -18,6 +18,7 @@ import (
 
 	"github.com/licensing-service/licensing/api"
 	"github.com/licensing-service/licensing/internal/apitest"
+	"github.com/licensing-service/licensing/internal/config"
 	"github.com/licensing-service/licensing/internal/licensing"
 	"github.com/licensing-service/licensing/internal/pgtest"
 	"github.com/licensing-service/licensing/internal/quota"
@@ -836,5 +837,33 @@ func startJobs(t *testing.T, env *apitest.Env, licenseID, appID string, n int) {
 		if err != nil || out.Status != http.StatusCreated {
 			t.Fatalf("start: %v %d %s", err, out.Status, out.Body)
 		}
+	}
+}
+
+// TestSignInFailuresAreLimited: the sign-in form shares the admin API's
+// limit on failed authentications: after the configured failures the
+// address is refused with 429 and Retry-After, even with the right key.
+func TestSignInFailuresAreLimited(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *config.Config) { c.AdminAuthMaxFailures = 2 })
+	b := newBrowser(t, env)
+	b.get("/console/signin")
+	for i := 0; i < 2; i++ {
+		if p := b.post("/console/signin", url.Values{"key": {"wrong-key-wrong-key"}}); p.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong key %d: %d", i, p.Status)
+		}
+	}
+	// The refusal is a problem detail (the limiter answers before the form).
+	resp, err := b.c.PostForm(env.Server.URL+"/console/signin", url.Values{"key": {env.AdminToken}, "csrf_token": {b.csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the right key after 2 failures: %d, want 429 with Retry-After", resp.StatusCode)
+	}
+	// The admin API shares the count.
+	if r := env.Do(http.MethodGet, "/api/licenses", env.AdminToken, nil); r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("admin API after the console's failures: %d", r.Status)
 	}
 }

@@ -32,7 +32,11 @@ func (cs *Console) Register(r gin.IRouter) {
 	forms := g.Group("", cs.csrfProtect)
 	forms.GET("", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, licensesPath) })
 	forms.GET("/signin", cs.signinPage)
-	forms.POST("/signin", cs.signin)
+	if cs.opts.SigninGuard != nil {
+		forms.POST("/signin", cs.opts.SigninGuard, cs.signin)
+	} else {
+		forms.POST("/signin", cs.signin)
+	}
 	forms.POST("/signout", cs.signout)
 
 	admin := forms.Group("", cs.requireAdmin)

@@ -60,11 +60,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 	a.Quota = quota.New(pool, log)
 	a.Metrics.MustRegister(a.Quota.Collectors()...)
 	a.stop = a.startPruner(cfg.PruneInterval)
+	limiter := authlimit.New(pool, cfg.AdminAuthMaxFailures, cfg.AdminAuthWindow, log)
 	a.Console, err = console.New(console.Options{
-		Service:  console.Domain{Admin: a.Admin, Quota: a.Quota},
-		Logger:   log,
-		Secret:   []byte(cfg.ConsoleSecret),
-		StatusOf: api.StatusOf,
+		SigninGuard: api.SigninGuard(limiter),
+		Service:     console.Domain{Admin: a.Admin, Quota: a.Quota},
+		Logger:      log,
+		Secret:      []byte(cfg.ConsoleSecret),
+		StatusOf:    api.StatusOf,
 	})
 	if err != nil {
 		return nil, err
@@ -75,7 +77,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, log *slog.L
 		Metrics:        a.Metrics,
 		Tokens:         a.Tokens,
 		Limits:         limits(cfg, pool),
-		AuthLimiter:    authlimit.New(pool, cfg.AdminAuthMaxFailures, cfg.AdminAuthWindow, log),
+		AuthLimiter:    limiter,
 		Ready:          func(ctx context.Context) error { return schemaReady(ctx, pool, latest) },
 		Admin:          a.Admin,
 		Quota:          a.Quota,
